@@ -1,0 +1,70 @@
+import { makeModelGrid, type ModelGrid } from '../geometry/modelGrid.ts';
+import type { Vec3, Volume } from '../geometry/volume.ts';
+import type { ModelManifest } from './manifest.ts';
+import { boxDims, resampleToModel, type Box } from './resample.ts';
+
+export interface Preprocessed {
+  grid: ModelGrid;
+  /** The model voxels kept by the foreground crop (the whole grid when there is none). */
+  box: Box;
+  /** Normalised intensities in model layout restricted to `box` (u0 fastest, dims boxDims(box)). */
+  image: Float32Array;
+}
+
+/**
+ * The bounding box of voxels > threshold, grown by `margin` voxels and clamped to the grid.
+ * `image`: model layout (u0 fastest) with dims `dims`. No voxel above threshold → the whole grid.
+ */
+export function foregroundBox(image: Float32Array, dims: Vec3, threshold: number, margin: number): Box {
+  const lo: Vec3 = [dims[0], dims[1], dims[2]];
+  const hi: Vec3 = [-1, -1, -1];
+  let o = 0;
+  for (let z = 0; z < dims[2]; z++)
+    for (let y = 0; y < dims[1]; y++)
+      for (let x = 0; x < dims[0]; x++, o++) {
+        if (!(image[o] > threshold)) continue;
+        if (x < lo[0]) lo[0] = x;
+        if (x > hi[0]) hi[0] = x;
+        if (y < lo[1]) lo[1] = y;
+        if (y > hi[1]) hi[1] = y;
+        if (z < lo[2]) lo[2] = z;
+        if (z > hi[2]) hi[2] = z;
+      }
+  if (hi[0] < 0) return { lo: [0, 0, 0], hi: [...dims] as Vec3 };
+  return {
+    lo: lo.map((l) => Math.max(0, l - margin)) as Vec3,
+    hi: hi.map((h, t) => Math.min(dims[t], h + 1 + margin)) as Vec3,
+  };
+}
+
+/**
+ * Copies `box` out of `image` (model layout, dims `dims`) while mapping intensities linearly from
+ * [min, max] to [outMin, outMax], clipping when asked.
+ */
+export function cropAndScale(image: Float32Array, dims: Vec3, box: Box, w: ModelManifest['preprocessing']['intensity']): Float32Array {
+  const bd = boxDims(box);
+  const out = new Float32Array(bd[0] * bd[1] * bd[2]);
+  const scale = (w.outMax - w.outMin) / (w.max - w.min);
+  let o = 0;
+  for (let z = box.lo[2]; z < box.hi[2]; z++)
+    for (let y = box.lo[1]; y < box.hi[1]; y++) {
+      let p = box.lo[0] + dims[0] * (y + dims[1] * z);
+      for (let x = 0; x < bd[0]; x++, p++) {
+        let v = image[p];
+        if (w.clip) v = v < w.min ? w.min : v > w.max ? w.max : v;
+        out[o++] = (v - w.min) * scale + w.outMin;
+      }
+    }
+  return out;
+}
+
+/** Reorient + resample, crop the foreground, scale intensities: the model's pre-processing, invertible. */
+export function preprocess(volume: Volume, manifest: ModelManifest): Preprocessed {
+  const p = manifest.preprocessing;
+  const grid = makeModelGrid(volume, p.orientation, p.spacing as Vec3);
+  const resampled = resampleToModel(volume.data, grid);
+  const box = p.foregroundCrop
+    ? foregroundBox(resampled, grid.dims, p.foregroundCrop.threshold, p.foregroundCrop.margin)
+    : { lo: [0, 0, 0] as Vec3, hi: [...grid.dims] as Vec3 };
+  return { grid, box, image: cropAndScale(resampled, grid.dims, box, p.intensity) };
+}

@@ -1,0 +1,102 @@
+import { modelToSourceIndex, sourceToModelIndex, type ModelGrid } from '../geometry/modelGrid.ts';
+import type { Vec3, VoxelArray } from '../geometry/volume.ts';
+
+/** A box of model voxels [lo, hi) per model axis. */
+export interface Box {
+  lo: Vec3;
+  hi: Vec3;
+}
+
+export function boxDims(b: Box): Vec3 {
+  return [b.hi[0] - b.lo[0], b.hi[1] - b.lo[1], b.hi[2] - b.lo[2]];
+}
+
+/**
+ * Trilinear resampling of the original image onto the model grid (edge voxels replicated outside the image).
+ * Input: `source` in the original layout (i fastest, dims `grid.sourceDims`). Output: Float32Array in model
+ * layout (u0 fastest, dims `grid.dims`), values in the source's units (e.g. HU).
+ */
+export function resampleToModel(source: VoxelArray, grid: ModelGrid): Float32Array {
+  const strides = [1, grid.sourceDims[0], grid.sourceDims[0] * grid.sourceDims[1]];
+  const tables = [0, 1, 2].map((t) => {
+    const a = grid.perm[t];
+    const n = grid.sourceDims[a];
+    const m = grid.dims[t];
+    const lo = new Int32Array(m);
+    const hi = new Int32Array(m);
+    const w = new Float32Array(m);
+    for (let u = 0; u < m; u++) {
+      const x = Math.min(Math.max(modelToSourceIndex(grid, t, u), 0), n - 1);
+      const f = Math.floor(x);
+      lo[u] = f * strides[a];
+      hi[u] = Math.min(f + 1, n - 1) * strides[a];
+      w[u] = x - f;
+    }
+    return { lo, hi, w };
+  });
+  const [m0, m1, m2] = grid.dims;
+  const out = new Float32Array(m0 * m1 * m2);
+  const [A, B, C] = tables;
+  let o = 0;
+  for (let u2 = 0; u2 < m2; u2++) {
+    const c0 = C.lo[u2], c1 = C.hi[u2], wc = C.w[u2];
+    for (let u1 = 0; u1 < m1; u1++) {
+      const b0 = B.lo[u1], b1 = B.hi[u1], wb = B.w[u1];
+      const p00 = b0 + c0, p10 = b1 + c0, p01 = b0 + c1, p11 = b1 + c1;
+      for (let u0 = 0; u0 < m0; u0++) {
+        const a0 = A.lo[u0], a1 = A.hi[u0], wa = A.w[u0];
+        const v00 = source[p00 + a0] + wa * (source[p00 + a1] - source[p00 + a0]);
+        const v10 = source[p10 + a0] + wa * (source[p10 + a1] - source[p10 + a0]);
+        const v01 = source[p01 + a0] + wa * (source[p01 + a1] - source[p01 + a0]);
+        const v11 = source[p11 + a0] + wa * (source[p11 + a1] - source[p11 + a0]);
+        const v0 = v00 + wb * (v10 - v00);
+        const v1 = v01 + wb * (v11 - v01);
+        out[o++] = v0 + wc * (v1 - v0);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Nearest-neighbour inversion of a model-space label map onto the original grid.
+ * `labels`: model layout restricted to `box` (u0 fastest, dims boxDims(box)). Original voxels whose nearest
+ * model voxel lies outside the box get `outside` (background for a foreground crop). Output: original layout.
+ */
+export function labelsToSource(labels: Uint8Array, box: Box, grid: ModelGrid, outside = 0): Uint8Array {
+  const bd = boxDims(box);
+  const boxStrides = [1, bd[0], bd[0] * bd[1]];
+  // For each original axis a: offset in the box buffer of each original index, or -1 when outside the box.
+  const tables: Int32Array[] = [];
+  for (let t = 0; t < 3; t++) {
+    const a = grid.perm[t];
+    const n = grid.sourceDims[a];
+    const tab = new Int32Array(n);
+    for (let x = 0; x < n; x++) {
+      const u = Math.min(Math.max(Math.round(sourceToModelIndex(grid, t, x)), 0), grid.dims[t] - 1);
+      tab[x] = u >= box.lo[t] && u < box.hi[t] ? (u - box.lo[t]) * boxStrides[t] : -1;
+    }
+    tables[a] = tab;
+  }
+  const [n0, n1, n2] = grid.sourceDims;
+  const out = new Uint8Array(n0 * n1 * n2);
+  const [T0, T1, T2] = tables;
+  let o = 0;
+  for (let k = 0; k < n2; k++) {
+    const ok = T2[k];
+    for (let j = 0; j < n1; j++) {
+      const oj = T1[j];
+      if (ok < 0 || oj < 0) {
+        out.fill(outside, o, o + n0);
+        o += n0;
+        continue;
+      }
+      const base = ok + oj;
+      for (let i = 0; i < n0; i++, o++) {
+        const oi = T0[i];
+        out[o] = oi < 0 ? outside : labels[base + oi];
+      }
+    }
+  }
+  return out;
+}
