@@ -12,7 +12,7 @@ import type { Vec3 } from '../geometry/volume.ts';
 export function windowStarts(size: number, roi: number, overlap: number): number[] {
   if (!(size >= 1) || !(roi >= 1)) throw new RangeError(`windowStarts: size ${size} and roi ${roi} must be ≥ 1`);
   if (!(overlap >= 0 && overlap < 1)) throw new RangeError(`windowStarts: overlap ${overlap} must be in [0, 1)`);
-  if (size <= roi) return [-Math.floor((roi - size) / 2)];
+  if (size <= roi) return [Math.ceil((size - roi) / 2)];
   const step = Math.max(1, Math.floor(roi * (1 - overlap)));
   const n = Math.ceil((size - roi) / step) + 1;
   return Array.from({ length: n }, (_, i) => Math.min(i * step, size - roi));
@@ -28,7 +28,7 @@ export function gridWindows(dims: Vec3, roi: Vec3, overlap: number): Vec3[] {
 
 /** The start of the window centred (as far as the image allows) on model voxel `p`, along one axis. */
 export function centredStart(p: number, size: number, roi: number): number {
-  if (size <= roi) return -Math.floor((roi - size) / 2);
+  if (size <= roi) return Math.ceil((size - roi) / 2);
   return Math.min(Math.max(Math.round(p) - Math.floor(roi / 2), 0), size - roi);
 }
 
