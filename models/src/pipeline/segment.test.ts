@@ -7,7 +7,7 @@ import { exactBundle, type ExactBundleOptions } from '../../test/support/testBun
 import { Vista3dPipeline, type Progress } from './segment.ts';
 
 /** A labelled test image: label L at voxel (i, j, k) and intensity L/10 there. */
-function labelledVolume(dims: Vec3, label: (i: number, j: number, k: number) => number, geom?: Partial<Volume>): { vol: Volume<Float32Array>; truth: Uint8Array } {
+function labelledVolume(dims: Vec3, label: (i: number, j: number, k: number) => number, geom?: Partial<Omit<Volume, 'data'>>): { vol: Volume<Float32Array>; truth: Uint8Array } {
   const n = dims[0] * dims[1] * dims[2];
   const data = new Float32Array(n);
   const truth = new Uint8Array(n);

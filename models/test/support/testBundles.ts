@@ -126,3 +126,12 @@ export function exactBundle(o: ExactBundleOptions = {}): ModelBundle {
   });
   return { manifest, graphs: { encoder, classHead, pointHead } };
 }
+
+/** Writes a bundle as a folder (model.json + ONNX files), as the server and the CLI load them. */
+export async function writeBundleDir(dir: string, bundle: ModelBundle): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'model.json'), JSON.stringify(bundle.manifest, null, 2));
+  for (const [g, bytes] of Object.entries(bundle.graphs)) await writeFile(join(dir, bundle.manifest.graphs[g as keyof ModelBundle['graphs']].file), bytes);
+}
