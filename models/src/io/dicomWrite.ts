@@ -1,13 +1,8 @@
-// @ts-expect-error dcmjs ships no type declarations; the few members used are typed in `Dcmjs` below.
 import { data } from 'dcmjs';
 import { InvalidImageError } from '../errors.ts';
 import { cross, dot, indexToWorld, voxelCount, type Volume, type VoxelArray } from '../geometry/volume.ts';
 
-interface Dcmjs {
-  DicomDict: new (meta: object) => { dict: object; write(): ArrayBuffer };
-  DicomMetaDictionary: { denaturalizeDataset(dataset: object): object };
-}
-const { DicomDict, DicomMetaDictionary } = data as Dcmjs;
+const { DicomDict, DicomMetaDictionary } = data;
 
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
@@ -94,6 +89,8 @@ export function writeDicomSeries(vol: Volume, opts: WriteDicomOptions = {}): Dic
     ContentTime: time,
     AccessionNumber: '',
     Modality: opts.modality ?? 'CT',
+    Laterality: '',
+    PatientPosition: '',
     Manufacturer: '',
     ReferringPhysicianName: '',
     SeriesDescription: opts.seriesDescription ?? '',

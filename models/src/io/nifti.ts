@@ -2,6 +2,7 @@ import { InvalidImageError } from '../errors.ts';
 import { geometryFromAffine, voxelCount, type Mat3, type Vec3, type Volume, type VoxelArray } from '../geometry/volume.ts';
 import { gunzipBounded, gzip, isGzip } from './gzip.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
+import { decodeVoxels, HOST_LITTLE_ENDIAN, voxelBytes, type VoxelArrayConstructor } from './voxelBytes.ts';
 
 /**
  * NIfTI-1 and NIfTI-2 single-file images (`.nii`, `.nii.gz`), 3D scalar volumes only.
@@ -10,43 +11,6 @@ import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
  * file's endianness is not the host's). NIfTI world coordinates are RAS in mm (other `xyzt_units` spatial units
  * are scaled to mm); they become LPS here by negating the first two rows of the voxel → world affine.
  */
-
-/** A typed-array constructor of one of the `VoxelArray` types. */
-export interface VoxelArrayConstructor {
-  new (length: number): VoxelArray;
-  readonly BYTES_PER_ELEMENT: number;
-}
-
-/** True when this machine stores numbers little-endian (typed arrays use the host's byte order). */
-export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/**
- * Copies `count` voxels stored at `bytes[offset…]` in the given byte order into a new typed array of `ctor`
- * (host order). The caller has checked that the bytes are there.
- */
-export function decodeVoxels(
-  bytes: Uint8Array,
-  offset: number,
-  ctor: VoxelArrayConstructor,
-  count: number,
-  littleEndian: boolean,
-): VoxelArray {
-  const out = new ctor(count);
-  const size = ctor.BYTES_PER_ELEMENT;
-  const src = bytes.subarray(offset, offset + count * size);
-  const dst = new Uint8Array(out.buffer);
-  if (size === 1 || littleEndian === HOST_LITTLE_ENDIAN) {
-    dst.set(src);
-    return out;
-  }
-  for (let p = 0; p < src.length; p += size) for (let b = 0; b < size; b++) dst[p + b] = src[p + size - 1 - b];
-  return out;
-}
-
-/** The bytes of a typed array, in host byte order, without copying. */
-export function voxelBytes(data: VoxelArray): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
 
 const DATATYPES: ReadonlyArray<{ code: number; name: string; ctor: VoxelArrayConstructor }> = [
   { code: 2, name: 'uint8', ctor: Uint8Array },

@@ -2,7 +2,7 @@ import { InvalidImageError } from '../errors.ts';
 import { geometryFromAffine, voxelCount, type Vec3, type Volume } from '../geometry/volume.ts';
 import { gunzipBounded, gzip, isGzip } from './gzip.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
-import { decodeVoxels, HOST_LITTLE_ENDIAN, voxelBytes, type VoxelArrayConstructor } from './nifti.ts';
+import { decodeVoxels, HOST_LITTLE_ENDIAN, voxelBytes, type VoxelArrayConstructor } from './voxelBytes.ts';
 
 /**
  * NRRD images (`.nrrd`, attached data; `.nhdr` with a detached data file the caller resolves), 3D scalar
@@ -73,9 +73,11 @@ function parseHeader(bytes: Uint8Array): NrrdHeader {
 }
 
 function parseNumbers(value: string, what: string): number[] {
-  const nums = value.split(/[\s,]+/).filter(Boolean).map(Number);
-  if (nums.some((n) => Number.isNaN(n) && !/nan/i.test(value))) throw new InvalidImageError(`NRRD ${what} "${value}" is not a list of numbers`);
-  return nums;
+  return value.split(/[\s,]+/).filter(Boolean).map((token) => {
+    const n = Number(token);
+    if (Number.isNaN(n) && token.toLowerCase() !== 'nan') throw new InvalidImageError(`NRRD ${what} "${value}" is not a list of numbers`);
+    return n;
+  });
 }
 
 /** `(x,y,z)` vectors and `none` entries of `space directions`, in order; null for `none`. */
@@ -157,13 +159,13 @@ export function readNrrd(
     payload = gunzipBounded(payload, limits.maxDecompressedBytes, 'NRRD gzip data');
   }
   const dataBytes = count * type.ctor.BYTES_PER_ELEMENT;
-  const offset = byteSkip === -1 ? payload.length - dataBytes : byteSkip;
-  if (offset < 0 || payload.length < offset + dataBytes) {
+  const needed = Math.max(byteSkip, 0) + dataBytes;
+  if (payload.length < needed) {
     throw new InvalidImageError(
-      `NRRD data is truncated: expected ${offset + dataBytes} bytes (${dims.join('×')} ${type.name} voxels${byteSkip > 0 ? ` after ${byteSkip} skipped` : ''}) but only ${payload.length} are present`,
+      `NRRD data is truncated: expected ${needed} bytes (${dims.join('×')} ${type.name} voxels${byteSkip > 0 ? ` after ${byteSkip} skipped` : ''}) but only ${payload.length} are present`,
     );
   }
-  const data = decodeVoxels(payload, offset, type.ctor, count, endian !== 'big');
+  const data = decodeVoxels(payload, byteSkip === -1 ? payload.length - dataBytes : byteSkip, type.ctor, count, endian !== 'big');
   return { data, dims, ...geometry(fields, directions, spacings) };
 }
 

@@ -1,0 +1,102 @@
+/**
+ * `npm run bench`: speed and memory, each figure a ratio against a baseline measured in the same run, printed
+ * with the machine it ran on. Needs the real test data (`bash scripts/fetch-test-data.sh`).
+ *   1. reading the real head CT: ours vs @itk-wasm/image-io (NIfTI .nii.gz and NRRD gzip);
+ *   2. pipeline overhead on the head CT with a Conv3d-heavy model: total time / time inside ONNX Runtime;
+ *   3. peak memory (max RSS) of one segmentation of the head CT vs a process that only reads it.
+ * Extra sections come from bench files of the other packages (server/bench.ts) when present.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { readImageNode } from '@itk-wasm/image-io';
+import { createBackend } from '../models/src/backend/onnxNode.ts';
+import { readVolumeFile } from '../models/src/node/files.ts';
+import { writeNifti } from '../models/src/io/nifti.ts';
+import { writeNrrd } from '../models/src/io/nrrd.ts';
+import { Vista3dPipeline } from '../models/src/pipeline/segment.ts';
+import { convBundle } from '../models/test/support/convBundle.ts';
+import { loadHeadCT } from '../models/test/support/realData.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+export function machine(): string {
+  const c = cpus();
+  return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}-${process.arch}`;
+}
+
+export async function timeIt(fn: () => Promise<unknown> | unknown, repeats: number): Promise<{ median: number; min: number }> {
+  await fn(); // warm-up
+  const t: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return { median: t[Math.floor(t.length / 2)], min: t[0] };
+}
+
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+async function benchRead(dir: string): Promise<void> {
+  const ct = loadHeadCT();
+  console.log(`\n## 1. Reading the real head CT (${ct.dims.join('×')} int16), median of 7 — baseline: @itk-wasm/image-io`);
+  const files = { 'NIfTI .nii.gz': join(dir, 'ct.nii.gz'), 'NRRD gzip': join(dir, 'ct.nrrd') };
+  await writeFile(files['NIfTI .nii.gz'], writeNifti(ct));
+  await writeFile(files['NRRD gzip'], writeNrrd(ct));
+  for (const [label, path] of Object.entries(files)) {
+    const ours = await timeIt(() => readVolumeFile(path), 7);
+    const itk = await timeIt(() => readImageNode(path), 7);
+    console.log(`${label.padEnd(14)} ours ${fmt(ours.median).padStart(9)}   itk-wasm ${fmt(itk.median).padStart(9)}   ours/itk = ${(ours.median / itk.median).toFixed(2)}`);
+  }
+}
+
+async function benchOverhead(): Promise<void> {
+  const ct = loadHeadCT();
+  const bundle = convBundle({ roi: 64, channels: 8, layers: 3 });
+  const backend = createBackend({ device: 'cpu' });
+  const p = await Vista3dPipeline.create(bundle, backend);
+  console.log(`\n## 2. Pipeline overhead, head CT, Conv3d model (${bundle.manifest.name}, ROI 64³, 1.5 mm, cpu) — baseline: time inside ONNX Runtime`);
+  await p.segment(ct, { classes: [1, 3, 6] }); // warm-up
+  const t0 = performance.now();
+  const r = await p.segment(ct, { classes: [1, 3, 6] });
+  const total = performance.now() - t0;
+  const t = r.timings;
+  console.log(`class prompts (3 classes, ${t.windows} windows): total ${fmt(total)}, in ONNX Runtime ${fmt(t.runtimeMs)}, overhead ratio total/runtime = ${(total / t.runtimeMs).toFixed(3)} (goal ≤ 1.2)`);
+  console.log(`  stages: preprocess ${fmt(t.preprocessMs)}, inference ${fmt(t.inferenceMs)}, postprocess ${fmt(t.postprocessMs)}`);
+  const t1 = performance.now();
+  const rp = await p.segment(ct, { points: { spleen: [[128, 128, 54]] } });
+  const totalP = performance.now() - t1;
+  console.log(`point prompt (1 click, ${rp.timings.windows} window): total ${fmt(totalP)}, in ONNX Runtime ${fmt(rp.timings.runtimeMs)}, ratio ${(totalP / rp.timings.runtimeMs).toFixed(3)}`);
+  await p.dispose();
+}
+
+function benchMemory(): void {
+  console.log('\n## 3. Peak memory (max RSS of a child process) — baseline: a process that only reads the head CT');
+  const run = (mode: string) => Number(execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench-memory.ts'), mode], { cwd: ROOT, encoding: 'utf8' }).trim());
+  const base = run('read');
+  const seg = run('segment');
+  console.log(`read only ${(base / 1024).toFixed(0)} MiB   read + segment (3 classes) ${(seg / 1024).toFixed(0)} MiB   ratio ${(seg / base).toFixed(2)}   segmentation adds ${((seg - base) / 1024).toFixed(0)} MiB`);
+}
+
+async function main(): Promise<void> {
+  console.log(`# vista3d-ohif bench — ${new Date().toISOString()}\nmachine: ${machine()}`);
+  const dir = await mkdtemp(join(tmpdir(), 'vista3d-bench-'));
+  try {
+    await benchRead(dir);
+    await benchOverhead();
+    benchMemory();
+    for (const extra of ['server/bench.ts']) {
+      if (!existsSync(join(ROOT, extra))) continue;
+      const mod = (await import(join(ROOT, extra))) as { bench: () => Promise<void> };
+      await mod.bench();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
