@@ -6,7 +6,7 @@ import { buildModel, FLOAT, INT64 } from './onnxBuilder.ts';
  * "Exact" test bundle: a model whose output is known in closed form.
  * - encoder: features = the normalised image (identity); intensities pass through unchanged (window 0…1000).
  * - class head: logit of class c = 0.05 − |I − c/10|, so a voxel of intensity c/10 (±0.05) is class c.
- * - point head: logit = min(I − 0.5, radius² − |v − p₀|²) with p₀ the first click (patch voxel coordinates):
+ * - point head: logit = min(I − 0.25, radius² − |v − p₀|²) with p₀ the first click (patch voxel coordinates):
  *   the bright voxels within `radius` voxels of the click.
  * Blending identical per-voxel logits gives them back, so every window layout must reproduce the closed form.
  */
@@ -121,7 +121,7 @@ export function exactBundle(o: ExactBundleOptions = {}): ModelBundle {
       { name: 'ones3', dims: [3], data: [1, 1, 1], type: INT64 },
       { name: 'shape5', dims: [5], data: [1, 1, 1, 1, 1], type: INT64 },
       { name: 'r2', dims: [], data: [radius * radius] },
-      { name: 'half', dims: [], data: [0.5] },
+      { name: 'half', dims: [], data: [0.25] },
     ],
   });
   return { manifest, graphs: { encoder, classHead, pointHead } };

@@ -1,0 +1,90 @@
+import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import cors from 'cors';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Config } from './config.ts';
+import { errorHandler, HttpError } from './http/errors.ts';
+import type { ImageSource } from './images/imageSource.ts';
+import type { InferenceService } from './inference/service.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import { v1Router } from './routes/v1.ts';
+
+export interface AppState {
+  ready: boolean;
+  shuttingDown: boolean;
+}
+
+/** What the app is built from; tests build it in-process with their own. */
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  images: ImageSource;
+  /** The inference service once the model is loaded. */
+  service: () => InferenceService | undefined;
+  state: AppState;
+  version: string;
+  /** Extra routers mounted after /v1 (the viewer, the DICOMweb proxy). */
+  extraRoutes?: (app: Express) => void;
+}
+
+function requestIds(): RequestHandler {
+  return (req, res, next) => {
+    const given = req.get('x-request-id');
+    res.locals.requestId = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    res.set('X-Request-Id', res.locals.requestId);
+    next();
+  };
+}
+
+function bearerAuth(apiKey: string | undefined): RequestHandler {
+  const want = apiKey ? createHash('sha256').update(apiKey).digest() : null;
+  return (req, _res, next) => {
+    if (!want || req.path.startsWith('/health/')) return next();
+    const m = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
+    if (!m) return next(new HttpError(401, 'unauthorized', 'this server requires an API key: send "Authorization: Bearer <key>"', { 'WWW-Authenticate': 'Bearer' }));
+    const got = createHash('sha256').update(m[1].trim()).digest();
+    if (!timingSafeEqual(got, want)) return next(new HttpError(401, 'unauthorized', 'the API key is wrong', { 'WWW-Authenticate': 'Bearer' }));
+    next();
+  };
+}
+
+/** Records request count and latency per route pattern (not per raw URL: bounded label values). */
+function instrument(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const end = metrics.latency.startTimer();
+    res.on('finish', () => {
+      // After an error Express has reset req.baseUrl: the router records its mount path first (routeBase).
+      const route = req.route?.path ? `${res.locals.routeBase ?? req.baseUrl}${req.route.path}` : 'unmatched';
+      end({ method: req.method, route });
+      metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, log, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestIds());
+  app.use(instrument(metrics));
+  app.use((req, res, next) => {
+    res.setTimeout(config.requestTimeoutMs, () => {
+      log.warn('request timed out', { requestId: res.locals.requestId, path: req.path });
+      if (!res.headersSent) res.status(504).json({ detail: `request took longer than ${config.requestTimeoutMs} ms` });
+      res.destroy();
+    });
+    next();
+  });
+  // CORS: closed unless origins are configured (same-origin needs none).
+  if (config.corsOrigins.length) app.use('/v1', cors({ origin: config.corsOrigins, allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'], exposedHeaders: ['X-Request-Id', 'Retry-After'] }));
+  app.use('/v1', bearerAuth(config.apiKey));
+  app.use('/v1', express.json({ limit: config.maxBodyBytes, type: () => true }));
+  app.use('/v1', v1Router(deps));
+  app.use('/v1', (req, _res, next) => next(new HttpError(404, 'not_found', `no endpoint ${req.method} /v1${req.path}`)));
+  deps.extraRoutes?.(app);
+  app.use(errorHandler(log));
+  return app;
+}

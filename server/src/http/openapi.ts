@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { ErrorSchema, HealthSchema, InferenceRequestSchema, InfoSchema } from './schemas.ts';
+
+/** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
+export function openApiDocument(): Record<string, unknown> {
+  const json = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input' });
+  const error = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+  const errors = {
+    '400': error('malformed request'),
+    '401': error('missing or wrong API key (when authentication is on)'),
+    '403': error('image URL or path not allowed (internal network, outside IMAGE_ROOTS / OUTPUT_ROOTS, not whitelisted)'),
+    '404': error('image not found'),
+    '413': error('over a size limit (download, decompressed bytes, voxels, body)'),
+    '415': error('unsupported or malformed image format'),
+    '422': error('invalid prompts (unknown class, point outside the image, points on a group class)'),
+    '502': error('the image host failed'),
+    '503': error('not ready, or overloaded (see Retry-After)'),
+    '504': error('the image host timed out'),
+  };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'VISTA3D NIM-compatible API',
+      version: '1.0.0',
+      description: 'Drop-in compatible with NVIDIA\'s VISTA-3D NIM /v1 API, plus `prompts.point_labels` for negative clicks.',
+    },
+    components: {
+      schemas: { InferenceRequest: json(InferenceRequestSchema), Error: json(ErrorSchema), Health: json(HealthSchema), Info: json(InfoSchema) },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'only when the server has API_KEY set' } },
+    },
+    security: [{}, { bearer: [] }],
+    paths: {
+      '/v1/health/live': { get: { summary: 'the process is up', responses: { '200': { description: 'live', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } } } } },
+      '/v1/health/ready': {
+        get: {
+          summary: 'the model is loaded and warmed up',
+          responses: { '200': { description: 'ready', content: { 'application/json': { schema: { $ref: '#/components/schemas/Health' } } } }, '503': { description: 'not ready' } },
+        },
+      },
+      '/v1/license': { get: { summary: 'licence text', responses: { '200': { description: 'text', content: { 'text/plain': {} } } } } },
+      '/v1/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format' } } } },
+      '/v1/vista3d/info': {
+        get: { summary: 'model information', responses: { '200': { description: 'info', content: { 'application/json': { schema: { $ref: '#/components/schemas/Info' } } } }, '503': errors['503'] } },
+      },
+      '/v1/vista3d/inference': {
+        post: {
+          summary: 'segment an image',
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/InferenceRequest' } } } },
+          responses: {
+            '200': { description: 'a zip holding one `<input stem>_seg.<ext>` label map on the input grid (NIfTI for DICOM input); 255 = not processed', content: { 'application/zip': {} } },
+            ...errors,
+          },
+        },
+      },
+    },
+  };
+}

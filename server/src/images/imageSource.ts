@@ -1,0 +1,70 @@
+import { stat } from 'node:fs/promises';
+import { basename, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readVolumeBytes, type Volume } from '@vista3d/models';
+import { isInside, readVolumeFile, resolveInside } from '@vista3d/models/node';
+import type { Config } from '../config.ts';
+import { HttpError } from '../http/errors.ts';
+import { downloadImage } from './download.ts';
+
+/** An image ready for the pipeline, with the name its result file is derived from. */
+export interface LoadedImage {
+  volume: Volume;
+  /** File or folder name of the input (`ct.nii.gz`, `series-folder`), for `<stem>_seg.<ext>`. */
+  name: string;
+  format: 'nifti' | 'nrrd' | 'dicom';
+}
+
+/**
+ * Resolves the NIM request's `image` — an http(s) URL, a `file://` URL or a path — into a volume, with the
+ * network guard, the path confinement (IMAGE_ROOTS, after symlinks) and the size limits applied.
+ */
+export class ImageSource {
+  constructor(private readonly config: Config) {}
+
+  async load(image: string, signal?: AbortSignal): Promise<LoadedImage> {
+    if (/^https?:\/\//i.test(image)) return this.loadUrl(image, signal);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(image) && !/^file:\/\//i.test(image)) {
+      throw new HttpError(400, 'invalid_image_url', `image URL scheme of ${JSON.stringify(image.slice(0, 80))} is not supported; use http(s), file:// or a path`);
+    }
+    return this.loadPath(/^file:\/\//i.test(image) ? fileURLToPath(image) : image, signal);
+  }
+
+  private checkExtension(name: string, isFolder: boolean): void {
+    const exts = this.config.images.supportedExtensions;
+    if (isFolder) {
+      if (!exts.includes('.dcm')) throw new HttpError(415, 'unsupported_format', 'DICOM folders are not enabled (".dcm" is not in SUPPORTED_IMAGE_EXT)');
+      return;
+    }
+    const lower = name.toLowerCase();
+    if (!exts.some((x) => lower.endsWith(x))) {
+      throw new HttpError(415, 'unsupported_format', `image ${JSON.stringify(name)} has an unsupported extension; supported: ${exts.join(', ')}`);
+    }
+  }
+
+  private async loadUrl(image: string, signal?: AbortSignal): Promise<LoadedImage> {
+    const pathName = decodeURIComponent(new URL(image).pathname.split('/').pop() ?? '');
+    this.checkExtension(pathName, false);
+    const { bytes } = await downloadImage(image, this.config.images, signal);
+    const volume = readVolumeBytes(bytes, pathName, { limits: this.config.limits });
+    return { volume, name: pathName, format: /\.nrrd$/i.test(pathName) ? 'nrrd' : 'nifti' };
+  }
+
+  private async loadPath(path: string, signal?: AbortSignal): Promise<LoadedImage> {
+    const roots = this.config.imageRoots;
+    if (!roots.length) throw new HttpError(403, 'local_paths_disabled', 'local image paths are disabled on this server (set IMAGE_ROOTS to allow folders)');
+    const abs = isAbsolute(path) ? resolve(path) : resolve(roots[0], path);
+    if (!roots.some((r) => isInside(r, abs))) throw new HttpError(403, 'path_not_allowed', `image path ${JSON.stringify(path)} is outside the allowed image folders`);
+    const real = await resolveInside(abs, roots);
+    if (!real) {
+      const exists = await stat(abs).then(() => true, () => false);
+      throw exists
+        ? new HttpError(403, 'path_not_allowed', `image path ${JSON.stringify(path)} leads (through a link) outside the allowed image folders`)
+        : new HttpError(404, 'image_not_found', `image ${JSON.stringify(path)} does not exist`);
+    }
+    const isFolder = (await stat(real)).isDirectory();
+    this.checkExtension(basename(real), isFolder);
+    const f = await readVolumeFile(real, { limits: this.config.limits, dataFileRoots: roots, signal });
+    return { volume: f.volume, name: basename(abs), format: f.format };
+  }
+}

@@ -1,0 +1,38 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics, as NIMs expose them at /v1/metrics: requests, latency, queue depth, inference stages. */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status'>;
+  latency: Histogram<'method' | 'route'>;
+  queueWaiting: Gauge;
+  queueRunning: Gauge;
+  stageSeconds: Histogram<'stage'>;
+  windows: Counter;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    requests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    latency: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route'],
+      buckets: [0.005, 0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    queueWaiting: new Gauge({ name: 'inference_queue_waiting', help: 'Inference requests waiting for the device', registers: [registry] }),
+    queueRunning: new Gauge({ name: 'inference_queue_running', help: 'Inference requests running', registers: [registry] }),
+    stageSeconds: new Histogram({
+      name: 'inference_stage_seconds',
+      help: 'Time per inference stage (load, preprocess, inference, runtime, postprocess, encode)',
+      labelNames: ['stage'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    windows: new Counter({ name: 'inference_windows_total', help: 'Sliding windows run', registers: [registry] }),
+  };
+}

@@ -1,0 +1,80 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Vista3dPipeline, type Volume } from '@vista3d/models';
+import { createBackend } from '@vista3d/models/backend';
+import { loadBundleFromDir } from '@vista3d/models/node';
+import { createApp, type AppDeps, type AppState } from './app.ts';
+import { REPO_ROOT, type Config } from './config.ts';
+import { ImageSource } from './images/imageSource.ts';
+import { InferenceService } from './inference/service.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  state: AppState;
+  /** Resolves once the model is loaded and warmed up (rejects if it cannot load). */
+  ready: Promise<void>;
+  /** Graceful shutdown: stop accepting, let running and queued jobs finish (up to the grace period), dispose. */
+  close(): Promise<void>;
+}
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+/** A tiny synthetic image for the warm-up inference that /health/ready waits for. */
+function warmUpVolume(): Volume<Int16Array> {
+  const dims: [number, number, number] = [24, 24, 24];
+  const data = new Int16Array(24 * 24 * 24).map((_, i) => ((i % 24) - 12) ** 2 < 40 ? 60 : -1000);
+  return { data, dims, spacing: [4, 4, 4], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] };
+}
+
+export async function startServer(config: Config, options: { log?: Logger; extraRoutes?: AppDeps['extraRoutes'] } = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const state: AppState = { ready: false, shuttingDown: false };
+  let service: InferenceService | undefined;
+  const app = createApp({ config, log, metrics, images: new ImageSource(config), service: () => service, state, version: VERSION, extraRoutes: options.extraRoutes });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  server.requestTimeout = config.requestTimeoutMs + 5000;
+  server.headersTimeout = 60_000;
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info('listening', { url });
+
+  const ready = (async () => {
+    const t0 = performance.now();
+    const backend = createBackend({ device: config.device, threads: config.threads || undefined, onWarning: (m) => log.warn(m) });
+    const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
+    const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
+    await pipeline.segment(warmUpVolume(), { classes: first ? [first] : [] });
+    service = new InferenceService(pipeline, config.queueDepth, metrics);
+    state.ready = true;
+    log.info('ready', { model: `${pipeline.manifest.name} ${pipeline.manifest.version}`, device: pipeline.device, ms: Math.round(performance.now() - t0) });
+  })();
+  ready.catch((e) => log.error('model failed to load', { error: (e as Error).message, modelDir: config.modelDir }));
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      state.shuttingDown = true;
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (service) {
+        const idle = service.queue.idle();
+        const grace = new Promise<void>((r) => setTimeout(r, config.shutdownGraceMs).unref());
+        await Promise.race([idle, grace]);
+      }
+      server.closeAllConnections();
+      await stopped;
+      await service?.pipeline.dispose();
+      log.info('stopped');
+    })());
+  return { server, url, state, ready, close };
+}
+
+export { REPO_ROOT };
