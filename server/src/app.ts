@@ -53,11 +53,12 @@ function bearerAuth(apiKey: string | undefined): RequestHandler {
 function instrument(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.latency.startTimer();
-    res.on('finish', () => {
+    // 'close' fires for finished and for aborted responses; a client that left is counted as 499.
+    res.on('close', () => {
       // After an error Express has reset req.baseUrl: the router records its mount path first (routeBase).
       const route = req.route?.path ? `${res.locals.routeBase ?? req.baseUrl}${req.route.path}` : 'unmatched';
       end({ method: req.method, route });
-      metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.requests.inc({ method: req.method, route, status: String(res.writableFinished ? res.statusCode : 499) });
     });
     next();
   };

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { Vista3dPipeline, type Volume } from '@vista3d/models';
+import { Vista3dPipeline, type ModelManifest, type Volume } from '@vista3d/models';
 import { createBackend } from '@vista3d/models/backend';
 import { loadBundleFromDir } from '@vista3d/models/node';
 import { createApp, type AppDeps, type AppState } from './app.ts';
@@ -23,11 +23,11 @@ export interface RunningServer {
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
-/** A tiny synthetic image for the warm-up inference that /health/ready waits for. */
-function warmUpVolume(): Volume<Int16Array> {
-  const dims: [number, number, number] = [24, 24, 24];
-  const data = new Int16Array(24 * 24 * 24).map((_, i) => ((i % 24) - 12) ** 2 < 40 ? 60 : -1000);
-  return { data, dims, spacing: [4, 4, 4], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] };
+/** A synthetic image of exactly one window in model space, for the warm-up inference /health/ready waits for. */
+function warmUpVolume(m: ModelManifest): Volume<Int16Array> {
+  const dims = [...m.inference.roiSize] as [number, number, number];
+  const data = new Int16Array(dims[0] * dims[1] * dims[2]).map((_, i) => (((i % dims[0]) - dims[0] / 2) ** 2 < dims[0] ? 60 : -1000));
+  return { data, dims, spacing: [...m.preprocessing.spacing] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] };
 }
 
 export async function startServer(config: Config, options: { log?: Logger; extraRoutes?: AppDeps['extraRoutes'] } = {}): Promise<RunningServer> {
@@ -51,7 +51,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     const backend = createBackend({ device: config.device, threads: config.threads || undefined, onWarning: (m) => log.warn(m) });
     const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
     const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
-    await pipeline.segment(warmUpVolume(), { classes: first ? [first] : [] });
+    await pipeline.segment(warmUpVolume(pipeline.manifest), { classes: first ? [first] : [] });
     service = new InferenceService(pipeline, config.queueDepth, metrics);
     state.ready = true;
     log.info('ready', { model: `${pipeline.manifest.name} ${pipeline.manifest.version}`, device: pipeline.device, ms: Math.round(performance.now() - t0) });
