@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDeps } from './ensure-deps.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -26,6 +27,7 @@ function run(cmd, cmdArgs) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
+ensureDeps();
 run('bash', ['scripts/fetch-test-data.sh']);
 if (!args.length) run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 const files = roots.flatMap((r) => collect(r, []));
