@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writeNifti } from '@vista3d/models';
+import { readNifti, writeNifti } from '@vista3d/models';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { ImageSource } from './images/imageSource.ts';
@@ -75,6 +75,56 @@ describe('server lifecycle', () => {
       assert.ok(performance.now() - t0 < 60_000);
       const metrics = await (await fetch(`${s.url}/v1/metrics`)).text();
       assert.match(metrics, /http_requests_total\{method="POST",route="\/v1\/vista3d\/inference",status="499"\} 1/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('jobs: progress window by window, the result as a zip or a file, cancel, 404', async () => {
+    const s = await startTestServer(t);
+    const json = { 'content-type': 'application/json' };
+    try {
+      const started = await fetch(`${s.url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ image: 'big.nii.gz', prompts: { classes: ['liver'] } }) });
+      assert.equal(started.status, 202);
+      const { id } = (await started.json()) as { id: string };
+      assert.match(started.headers.get('location') ?? '', new RegExp(`/v1/vista3d/jobs/${id}$`));
+      const seen: { state: string; stage: string; done: number; total: number }[] = [];
+      for (;;) {
+        const j = (await (await fetch(`${s.url}/v1/vista3d/jobs/${id}`)).json()) as (typeof seen)[number];
+        seen.push(j);
+        if (j.state === 'done' || j.state === 'failed') break;
+        if (seen.length === 1) {
+          const early = await fetch(`${s.url}/v1/vista3d/jobs/${id}/result`);
+          if (j.state !== 'done') assert.equal(early.status, 409);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(seen.at(-1)!.state, 'done');
+      const inference = seen.filter((j) => j.stage === 'inference');
+      assert.ok(inference.length >= 2, 'progress seen during inference');
+      assert.ok(inference.every((j) => j.total === 4913 && j.done <= j.total));
+      assert.ok(inference.some((j) => j.done > 0 && j.done < j.total), 'intermediate progress');
+      const zip = await fetch(`${s.url}/v1/vista3d/jobs/${id}/result`);
+      assert.equal(zip.headers.get('content-type'), 'application/zip');
+      const file = await fetch(`${s.url}/v1/vista3d/jobs/${id}/result?format=file`);
+      assert.match(file.headers.get('content-disposition') ?? '', /big_seg\.nii\.gz/);
+      const seg = readNifti(new Uint8Array(await file.arrayBuffer()));
+      assert.ok(seg.data.every((v) => v === 1));
+
+      const second = (await (await fetch(`${s.url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ image: 'big.nii.gz', prompts: { classes: ['liver'] } }) })).json()) as { id: string };
+      await new Promise((r) => setTimeout(r, 300));
+      const cancelled = await fetch(`${s.url}/v1/vista3d/jobs/${second.id}`, { method: 'DELETE' });
+      assert.equal(cancelled.status, 200);
+      let state = '';
+      for (let i = 0; i < 200 && state !== 'cancelled'; i++) {
+        state = ((await (await fetch(`${s.url}/v1/vista3d/jobs/${second.id}`)).json()) as { state: string }).state;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(state, 'cancelled');
+      assert.equal((await fetch(`${s.url}/v1/vista3d/jobs/${second.id}/result`)).status, 409);
+      assert.equal((await fetch(`${s.url}/v1/vista3d/jobs/nope`)).status, 404);
+      const bad = await fetch(`${s.url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ image: 'big.nii.gz', prompts: { classes: ['splen'] } }) });
+      assert.equal(bad.status, 422, 'prompt names are checked before the job starts');
     } finally {
       await s.close();
     }

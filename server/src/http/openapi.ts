@@ -52,6 +52,23 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/vista3d/jobs': {
+        post: {
+          summary: 'extension for viewers: start the same inference as a job that reports progress and can be cancelled',
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/InferenceRequest' } } } },
+          responses: { '202': { description: 'the job: {id, state, stage, done, total}; Location: its URL' }, ...errors },
+        },
+      },
+      '/v1/vista3d/jobs/{id}': {
+        get: { summary: 'job state and progress (stage, windows done / total)', responses: { '200': { description: 'the job' }, '404': error('no such job') } },
+        delete: { summary: 'cancel the job', responses: { '200': { description: 'the job' }, '404': error('no such job') } },
+      },
+      '/v1/vista3d/jobs/{id}/result': {
+        get: {
+          summary: 'the result: the zip of /v1/vista3d/inference, or with ?format=file the label-map file itself',
+          responses: { '200': { description: 'zip or file' }, '409': error('not finished, or cancelled'), ...errors },
+        },
+      },
     },
   };
 }

@@ -1,11 +1,11 @@
-import { join } from 'node:path';
 import { Router, type Request, type Response } from 'express';
-import { resolveInside, writeFileAtomic } from '@vista3d/models/node';
 import { z } from 'zod';
 import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { InferenceRequestSchema, type InferenceRequest } from '../http/schemas.ts';
 import { openApiDocument } from '../http/openapi.ts';
+import { describeJob, JobRegistry } from '../inference/jobs.ts';
+import { prepareInference, runInference } from '../inference/run.ts';
 
 export const LICENSE_TEXT = `vista3d-ohif server — Apache License 2.0.
 The bundled demo model was trained by this project on synthetic phantoms; it is not NVIDIA's VISTA3D.
@@ -88,31 +88,50 @@ export function v1Router(deps: AppDeps): Router {
   r.post('/vista3d/inference', async (req, res) => {
     const body = parseInferenceRequest(req.body);
     const s = service();
-    const prompts = body.prompts && {
-      classes: body.prompts.classes,
-      points: body.prompts.points,
-      pointLabels: body.prompts.point_labels,
-    };
-    // Prompt names are checked before the download; point bounds once the image's dims are known.
-    s.checkPrompts(prompts, [Infinity, Infinity, Infinity]);
-    let outDir: string | null = null;
-    if (body.local_working_dir !== undefined) {
-      if (!config.outputRoots.length) throw new HttpError(403, 'local_working_dir_disabled', 'local_working_dir is disabled on this server (set OUTPUT_ROOTS)');
-      outDir = await resolveInside(body.local_working_dir, config.outputRoots);
-      if (!outDir) throw new HttpError(403, 'path_not_allowed', `local_working_dir ${JSON.stringify(body.local_working_dir)} does not exist or is outside the allowed output folders`);
-    }
-    const signal = clientSignal(req, res);
-    const t0 = performance.now();
-    const image = await images.load(body.image, signal);
-    metrics.stageSeconds.observe({ stage: 'load' }, (performance.now() - t0) / 1000);
-    s.checkPrompts(prompts, image.volume.dims);
-    const out = await s.segment(image, prompts, { signal });
-    if (outDir) await writeFileAtomic(join(outDir, out.fileName), out.file);
+    const prepared = await prepareInference(body, s, config);
+    const out = await runInference(prepared, { service: s, images, metrics }, { signal: clientSignal(req, res) });
     res
       .status(200)
       .type('application/zip')
       .set('Content-Disposition', `attachment; filename="${out.fileName.replace(/\.[^.]+(\.gz)?$/i, '')}.zip"`)
       .send(Buffer.from(out.zip.buffer, out.zip.byteOffset, out.zip.byteLength));
+  });
+
+  // Jobs: the same inference, watched (progress) and cancelled by the viewer. Not part of the NIM API.
+  const jobs = new JobRegistry();
+  const findJob = (id: string) => {
+    const j = jobs.get(id);
+    if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(id)} (finished jobs expire after 10 minutes)`);
+    return j;
+  };
+  r.post('/vista3d/jobs', async (req, res) => {
+    const body = parseInferenceRequest(req.body);
+    const s = service();
+    const prepared = await prepareInference(body, s, config);
+    const job = jobs.start((signal, progress) =>
+      runInference(prepared, { service: s, images, metrics }, { signal, onProgress: (p) => progress(p.stage, p.done, p.total) }),
+    );
+    res.status(202).set('Location', `${req.baseUrl}/vista3d/jobs/${job.id}`).json(describeJob(job));
+  });
+  r.get('/vista3d/jobs/:id', (req, res) => {
+    res.json(describeJob(findJob(req.params.id)));
+  });
+  r.get('/vista3d/jobs/:id/result', (req, res) => {
+    const j = findJob(req.params.id);
+    if (j.state === 'failed' || j.state === 'cancelled') throw new HttpError(j.error?.status ?? 500, 'job_failed', j.error?.detail ?? `job ${j.state}`);
+    if (!j.result) throw new HttpError(409, 'job_not_done', `job ${j.id} is ${j.state} (${j.stage} ${j.done}/${j.total}); poll /v1/vista3d/jobs/${j.id}`);
+    const wantFile = req.query.format === 'file';
+    const bytes = wantFile ? j.result.file : j.result.zip;
+    res
+      .status(200)
+      .type(wantFile ? 'application/octet-stream' : 'application/zip')
+      .set('Content-Disposition', `attachment; filename="${wantFile ? j.result.fileName : 'result.zip'}"`)
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+  r.delete('/vista3d/jobs/:id', (req, res) => {
+    const j = jobs.cancel(req.params.id);
+    if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(req.params.id)}`);
+    res.json(describeJob(j));
   });
 
   return r;
