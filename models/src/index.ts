@@ -13,3 +13,4 @@ export * from './pipeline/prompts.ts';
 export * from './pipeline/segment.ts';
 export type { Backend, BackendOptions, GraphSession, TensorData } from './backend/types.ts';
 export { deviceCandidates, DEVICE_TABLE } from './backend/devices.ts';
+export * from './geometry/sliceStack.ts';

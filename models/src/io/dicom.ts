@@ -1,6 +1,7 @@
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { InvalidImageError } from '../errors.ts';
-import { cross, dot, normalize, type Vec3, type Volume, type VoxelArray } from '../geometry/volume.ts';
+import { stackGeometry, type SlicePlane } from '../geometry/sliceStack.ts';
+import type { Vec3, Volume, VoxelArray } from '../geometry/volume.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
 
 /** The uncompressed transfer syntaxes we read, and their byte order. */
@@ -10,12 +11,6 @@ const TRANSFER_SYNTAXES = new Map([
   ['1.2.840.10008.1.2.2', 'big'], // explicit VR big endian (retired, still met)
 ]);
 
-/** Cosines (ImageOrientationPatient) and mm (PixelSpacing) that must agree between slices. */
-const SAME_ATTRIBUTE_TOLERANCE = 1e-4;
-/** Closest two slices may be along the normal (mm) before they count as one position. */
-const DUPLICATE_POSITION_MM = 0.01;
-/** How far a slice may sit from where a uniform straight stack puts it (mm): 1% of the step, at least 0.01 mm. */
-const stackTolerance = (step: number) => Math.max(0.01, 0.01 * step);
 
 export interface DicomInput {
   name: string;
@@ -36,11 +31,6 @@ interface Image {
   bigEndian: boolean;
 }
 
-interface Slice extends Image {
-  position: Vec3;
-  /** Position along the slice normal (mm). */
-  along: number;
-}
 
 /** {@link readDicomSeriesWithInfo}, volume only. */
 export function readDicomSeries(files: readonly DicomInput[], opts: { limits?: Partial<ReadLimits> } = {}): Volume {
@@ -64,11 +54,7 @@ export function readDicomSeries(files: readonly DicomInput[], opts: { limits?: P
  * ImagePositionPatient of slice k = 0; spacing = [PixelSpacing[1], PixelSpacing[0], step between slices] (a
  * single slice: SliceThickness, else 1).
  *
- * Slice axis policy: the k direction is the normal when the stack drifts sideways by at most 1% of a pixel over
- * its whole length (rounding in the headers). A larger drift along a straight line with uniform steps (gantry
- * tilt) is kept as it is: direction column 2 is then the unit step between slices, not orthogonal to the other
- * two (a sheared grid, still exact world positions); callers that need an orthonormal direction must resample.
- * Tilts over 45° and slices off the line by more than max(0.01 mm, 1% of the step) are errors.
+ * Geometry and the slice-axis policy (gantry tilt) are those of `stackGeometry` (geometry/sliceStack.ts).
  *
  * Values: stored pixels × RescaleSlope + RescaleIntercept, per slice. Int16Array when all slopes and intercepts
  * are integers and the values fit, else Int32Array if they fit that, else Float32Array.
@@ -92,40 +78,19 @@ export function readDicomSeriesWithInfo(files: readonly DicomInput[], opts: { li
   const dims: Vec3 = [columns, rows, images.length];
   checkVoxelCount(dims, limits, `DICOM series ${seriesInstanceUid}`);
 
-  const orientation = numbers(first, 'x00200037', 6, 'ImageOrientationPatient');
-  const pixelSpacing = numbers(first, 'x00280030', 2, 'PixelSpacing');
-  for (const image of images) {
-    same(first, image, 'Rows', [rows], [image.ds.uint16('x00280010') ?? 0]);
-    same(first, image, 'Columns', [columns], [image.ds.uint16('x00280011') ?? 0]);
-    same(first, image, 'ImageOrientationPatient', orientation, numbers(image, 'x00200037', 6, 'ImageOrientationPatient'));
-    same(first, image, 'PixelSpacing', pixelSpacing, numbers(image, 'x00280030', 2, 'PixelSpacing'));
-  }
-  if (!pixelSpacing.every((s) => s > 0)) throw new InvalidImageError(`${first.name}: PixelSpacing ${pixelSpacing.join('\\')} is not positive`);
-  const rowCosine = [orientation[0], orientation[1], orientation[2]];
-  const columnCosine = [orientation[3], orientation[4], orientation[5]];
-  if (Math.abs(Math.hypot(...rowCosine) - 1) > 1e-3 || Math.abs(Math.hypot(...columnCosine) - 1) > 1e-3 || Math.abs(dot(rowCosine, columnCosine)) > 1e-3) {
-    throw new InvalidImageError(`${first.name}: ImageOrientationPatient ${orientation.join('\\')} is not two orthogonal unit vectors`);
-  }
-  const row = normalize(rowCosine);
-  const column = normalize(columnCosine);
-  const normal = cross(row, column);
-
-  const slices: Slice[] = images
-    .map((image) => {
-      const position = numbers(image, 'x00200032', 3, 'ImagePositionPatient') as Vec3;
-      return { ...image, position, along: dot(position, normal) };
-    })
-    .sort((a, b) => a.along - b.along);
-  const { axis, step } = sliceAxis(slices, normal, Math.min(...pixelSpacing), first.ds.floatString('x00180050'));
+  const planes: SlicePlane[] = images.map((image) => ({
+    name: image.name,
+    rows: image.ds.uint16('x00280010') ?? 0,
+    columns: image.ds.uint16('x00280011') ?? 0,
+    orientation: numbers(image, 'x00200037', 6, 'ImageOrientationPatient'),
+    pixelSpacing: numbers(image, 'x00280030', 2, 'PixelSpacing'),
+    position: numbers(image, 'x00200032', 3, 'ImagePositionPatient') as Vec3,
+  }));
+  const geometry = stackGeometry(planes, first.ds.floatString('x00180050'));
+  const slices = geometry.order.map((i) => images[i]);
 
   return {
-    volume: {
-      data: readVoxels(slices, rows * columns),
-      dims,
-      spacing: [pixelSpacing[1], pixelSpacing[0], step],
-      direction: [row[0], column[0], axis[0], row[1], column[1], axis[1], row[2], column[2], axis[2]],
-      origin: slices[0].position,
-    },
+    volume: { data: readVoxels(slices, rows * columns), dims: geometry.dims, spacing: geometry.spacing, direction: geometry.direction, origin: geometry.origin },
     sopInstanceUids: slices.map((s) => s.ds.string('x00080018') ?? ''),
     seriesInstanceUid,
     studyInstanceUid: first.ds.string('x0020000d') ?? '',
@@ -174,45 +139,6 @@ function numbers(image: Image, tag: string, count: number, keyword: string): num
   return values;
 }
 
-function same(reference: Image, image: Image, keyword: string, expected: readonly number[], actual: readonly number[]): void {
-  if (expected.some((v, i) => Math.abs(v - actual[i]) > SAME_ATTRIBUTE_TOLERANCE)) {
-    throw new InvalidImageError(`${keyword} differs between slices: ${expected.join('\\')} in ${reference.name}, ${actual.join('\\')} in ${image.name}`);
-  }
-}
-
-/** Unit k axis (LPS) and step (mm) of slices sorted along the normal; see the policy on readDicomSeriesWithInfo. */
-function sliceAxis(slices: readonly Slice[], normal: Vec3, pixelSpacing: number, sliceThickness: number | undefined): { axis: Vec3; step: number } {
-  if (slices.length === 1) return { axis: normal, step: sliceThickness && sliceThickness > 0 ? sliceThickness : 1 };
-  const where = (s: Slice) => `${s.name} (${s.position.map((x) => +x.toFixed(3)).join(', ')})`;
-  const steps = slices.slice(1).map((s, k) => s.along - slices[k].along);
-  const duplicate = steps.findIndex((g) => g < DUPLICATE_POSITION_MM);
-  if (duplicate >= 0) throw new InvalidImageError(`two slices at one position: ${where(slices[duplicate])} and ${where(slices[duplicate + 1])}`);
-
-  const typical = [...steps].sort((a, b) => a - b)[steps.length >> 1];
-  const tolerance = stackTolerance(typical);
-  const odd = steps.findIndex((g) => Math.abs(g - typical) > tolerance);
-  if (odd >= 0) {
-    throw new InvalidImageError(
-      `slice spacing is not uniform: ${where(slices[odd])} to ${where(slices[odd + 1])} is ${+steps[odd].toFixed(4)} mm along the normal, the usual step ${+typical.toFixed(4)} mm${steps[odd] > typical ? ' (a missing slice?)' : ''}`,
-    );
-  }
-
-  const n = slices.length - 1;
-  const p0 = slices[0].position;
-  const d = [0, 1, 2].map((c) => (slices[n].position[c] - p0[c]) / n) as Vec3;
-  for (let k = 1; k < n; k++) {
-    const off = Math.hypot(...[0, 1, 2].map((c) => slices[k].position[c] - p0[c] - k * d[c]));
-    if (off > tolerance) throw new InvalidImageError(`slice positions are not on a straight line: ${where(slices[k])} is ${+off.toFixed(4)} mm off`);
-  }
-  const along = dot(d, normal);
-  const sideways = Math.hypot(...[0, 1, 2].map((c) => d[c] - along * normal[c]));
-  if (sideways * n <= 0.01 * pixelSpacing) return { axis: normal, step: along };
-  const length = Math.hypot(...d);
-  const tilt = (Math.acos(Math.min(1, along / length)) * 180) / Math.PI;
-  if (tilt > 45) throw new InvalidImageError(`slice positions step ${+tilt.toFixed(1)}° away from the slice normal; not a slice stack`);
-  return { axis: d.map((x) => x / length) as Vec3, step: length };
-}
-
 type StoredArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
 type StoredArrayConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => StoredArray;
 /** BitsAllocated → [unsigned, signed] (PixelRepresentation 0, 1) array type. */
@@ -246,7 +172,7 @@ function storedValues({ name, ds, bigEndian }: Image, count: number): StoredArra
 }
 
 /** Rescaled values of the sorted slices, k-slice after k-slice, in the narrowest exact array type. */
-function readVoxels(slices: readonly Slice[], sliceVoxels: number): VoxelArray {
+function readVoxels(slices: readonly Image[], sliceVoxels: number): VoxelArray {
   let lo = Infinity;
   let hi = -Infinity;
   let integral = true;
