@@ -1,0 +1,77 @@
+import { Vista3dClient } from '../api/client.ts';
+import type { Store } from '../state/store.ts';
+import { applyResult } from './applyResult.ts';
+import type { CommandContext, CornerstoneLike, DisplaySetLike } from './context.ts';
+import { COMMANDS } from './names.ts';
+import { addPoint, clearPoints, setPointTarget, undoPoint } from './points.ts';
+import { downloadSegmentation, saveSegmentation } from './saveSegmentation.ts';
+import { selectSegmentAt } from './selectSegmentAt.ts';
+import { segmentClasses } from './segmentClasses.ts';
+import { cancel, refreshServer } from './server.ts';
+
+export interface CommandsModuleDeps {
+  servicesManager: unknown;
+  commandsManager: unknown;
+  extensionManager: unknown;
+  store: Store;
+  /** Overrides for tests and other hosts. */
+  context?: Partial<CommandContext>;
+}
+
+/** Cornerstone3D as the viewer exposes it on window (its own copy; never imported into the plugin). */
+function viewerCornerstone(): CornerstoneLike {
+  const w = window as unknown as { cornerstone: any; cornerstoneTools: any };
+  return {
+    metaData: w.cornerstone.metaData,
+    cache: w.cornerstone.cache,
+    triggerSegmentationDataModified: (id) => w.cornerstoneTools.segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(id),
+  };
+}
+
+/** The series URL the server fetches: our same-origin DICOMweb root (the proxy to the PACS). */
+function seriesUrl(ds: DisplaySetLike): string {
+  return `${window.location.origin}/dicomweb/studies/${ds.StudyInstanceUID}/series/${ds.SeriesInstanceUID}`;
+}
+
+export function getCommandsModule(deps: CommandsModuleDeps) {
+  const { servicesManager, commandsManager, extensionManager, store } = deps;
+  const ctx: CommandContext = {
+    store,
+    api: new Vista3dClient(),
+    services: (servicesManager as { services: Record<string, any> }).services,
+    cs: viewerCornerstone,
+    runCommand: (name, args) => (commandsManager as { runCommand(n: string, a?: unknown): unknown }).runCommand(name, args),
+    imageUrlFor: seriesUrl,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    running: { id: null, cancelled: false },
+    ...deps.context,
+  };
+  /** Every action reports its failure in the panel in plain words instead of throwing into OHIF. */
+  const guarded =
+    <A,>(fn: (ctx: CommandContext, args: A) => unknown) =>
+    async (args: A) => {
+      try {
+        return await fn(ctx, args);
+      } catch (e) {
+        const job = store.get().job;
+        store.set({ error: (e as Error).message ?? String(e), job: job && (job.state === 'queued' || job.state === 'running') ? { ...job, state: 'failed' } : job });
+        return undefined;
+      }
+    };
+  const actions = {
+    [COMMANDS.refreshServer]: guarded(refreshServer),
+    [COMMANDS.segmentClasses]: guarded(segmentClasses),
+    [COMMANDS.cancel]: guarded(cancel),
+    [COMMANDS.setPointTarget]: guarded(setPointTarget),
+    [COMMANDS.addPoint]: guarded(addPoint),
+    [COMMANDS.undoPoint]: guarded(undoPoint),
+    [COMMANDS.clearPoints]: guarded(clearPoints),
+    [COMMANDS.selectSegmentAt]: guarded(selectSegmentAt),
+    [COMMANDS.saveSegmentation]: guarded((c) => saveSegmentation(c, extensionManager as Parameters<typeof saveSegmentation>[1])),
+    [COMMANDS.downloadSegmentation]: guarded(downloadSegmentation),
+  };
+  const definitions = Object.fromEntries(Object.entries(actions).map(([name, commandFn]) => [name, { commandFn }]));
+  return { actions, definitions, defaultContext: 'VIEWER', context: ctx };
+}
+
+export { applyResult };
