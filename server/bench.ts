@@ -42,7 +42,7 @@ export async function bench(): Promise<void> {
       return performance.now() - t0;
     };
     await one(); // warm-up
-    console.log(`\n## 4. Server throughput, head CT, model ${model.name}, class prompts (3 labels) — baseline: 1 client`);
+    console.log(`\n## 4. Server throughput, head CT, model ${model.model.name}, class prompts (3 labels) — baseline: 1 client`);
     let baseline = 0;
     for (const clients of [1, 4]) {
       const perClient = clients === 1 ? 4 : 2;
