@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createBackend } from '../backend/onnxNode.ts';
+import type { Backend, GraphSession, TensorData } from '../backend/types.ts';
 import { CancelledError, PromptError } from '../errors.ts';
 import { indexToWorld, worldToIndex, type Mat3, type Vec3, type Volume } from '../geometry/volume.ts';
 import { exactBundle, type ExactBundleOptions } from '../../test/support/testBundles.ts';
@@ -154,6 +155,38 @@ describe('Vista3dPipeline with the exact test model', () => {
       assert.equal(r.labels.data[o], want, `i=${i}`);
     }
     assert.deepEqual(r.prompts.classIds, [1]);
+  });
+
+  it('each point window gets every click in patch coordinates, those outside it as padding (−1)', async () => {
+    const feeds: Record<string, TensorData>[] = [];
+    const backend: Backend = {
+      device: 'recording',
+      stats: { runMs: 0, runs: 0 },
+      async loadGraph(_bytes, name) {
+        const outputs = name === 'encoder' ? ['features'] : ['logits'];
+        const inputs = name === 'encoder' ? ['image'] : name === 'classHead' ? ['features', 'class_vector'] : ['features', 'point_coords', 'point_labels', 'class_vector'];
+        return {
+          inputNames: inputs,
+          outputNames: outputs,
+          async run(f) {
+            if (name === 'pointHead') feeds.push(f);
+            const dims = name === 'encoder' ? f.image.dims : [1, 1, 8, 8, 8];
+            return { [outputs[0]]: { type: 'float32', data: new Float32Array(dims.reduce((a, b) => a * b)), dims } };
+          },
+          async dispose() {},
+        } satisfies GraphSession;
+      },
+    };
+    const p = await Vista3dPipeline.create(exactBundle({ roi: [8, 8, 8], orientation: 'LPS' }), backend);
+    const { vol } = labelledVolume([30, 10, 10], () => 0);
+    await p.segment(vol, { points: { spleen: [[3, 4, 5], [25, 4, 5]] }, pointLabels: { spleen: [1, 0] } });
+    assert.equal(feeds.length, 2);
+    // LPS model space = the image's own axes: windows start at (0, 0, 1) and (21, 0, 1): centred, clamped
+    assert.deepEqual([...(feeds[0].point_coords.data as Float32Array)], [3, 4, 4, 25, 4, 4]);
+    assert.deepEqual([...(feeds[0].point_labels.data as BigInt64Array)], [1n, -1n]);
+    assert.deepEqual([...(feeds[1].point_coords.data as Float32Array)], [3 - 21, 4, 4, 4, 4, 4]);
+    assert.deepEqual([...(feeds[1].point_labels.data as BigInt64Array)], [-1n, 0n]);
+    assert.deepEqual([...(feeds[1].class_vector.data as BigInt64Array)], [3n]);
   });
 
   it('crops the foreground: voxels outside the box are background', async () => {

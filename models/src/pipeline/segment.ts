@@ -197,10 +197,12 @@ export class Vista3dPipeline {
         throwIfAborted(signal);
         const f = await features(start);
         const coords = modelPoints.flatMap((p) => [p[0] - start[0], p[1] - start[1], p[2] - start[2]]);
+        // As MONAI's VISTA3D does per patch: clicks outside this window are padding (label −1).
+        const labels = pt.labels.map((l, i) => (modelPoints[i].every((v, t) => v >= start[t] - 0.5 && v < start[t] + roi[t] - 0.5) ? l : -1));
         const out = await this.graphs.pointHead.run({
           [spec.inputs.features]: f,
           [spec.inputs.pointCoords]: tensor('float32', coords, [1, modelPoints.length, 3]),
-          [spec.inputs.pointLabels]: tensor(m.inference.pointLabelsType, pt.labels, [1, pt.labels.length]),
+          [spec.inputs.pointLabels]: tensor(m.inference.pointLabelsType, labels, [1, labels.length]),
           [spec.inputs.classVector]: tensor(m.inference.classVectorType, [pt.labelId], [1, 1]),
         });
         accumulatePatch(acc, wsum, dims, checkLogits(out[spec.outputs.logits], 1, roi, 'pointHead'), 1, start, roi, weights);
