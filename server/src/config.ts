@@ -11,6 +11,7 @@ import { z } from 'zod';
  */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const DEFAULT_MODEL_DIR = resolve(REPO_ROOT, 'models/bundles/phantom');
+export const DEFAULT_VIEWER_DIST = resolve(REPO_ROOT, '.cache/ohif-app-3.13.2/dist');
 
 /** A list given as a JSON array or as comma-separated values. */
 const list = z
@@ -67,6 +68,25 @@ const EnvSchema = z.object({
   CORS_ORIGINS: list.default([]),
   SHUTDOWN_GRACE_MS: int(0).default(30_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** Serve the OHIF viewer at / (with the VISTA3D extension and mode) unless false. */
+  VIEWER: bool.default(true),
+  /** The prebuilt OHIF viewer (@ohif/app dist/), fetched by scripts/fetch-viewer.mjs. */
+  VIEWER_DIST: z.string().min(1).default(DEFAULT_VIEWER_DIST),
+  /** Upstream DICOMweb root (e.g. http://127.0.0.1:8042/dicom-web) that /dicomweb proxies to; empty: the embedded store. */
+  DICOMWEB_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:8042/dicom-web' }).optional(),
+  /** Authorization header value sent upstream ("Basic …" or "Bearer …"). */
+  DICOMWEB_AUTH: z.string().regex(/^(Basic|Bearer) \S+$/, 'must be "Basic <base64>" or "Bearer <token>"').optional(),
+  /** Bytes of decoded series kept for series-URL images (LRU); 0 disables the cache. */
+  SERIES_CACHE_BYTES: int(0).default(2 * 1024 ** 3),
+  /** The embedded store's sample study: `<kind>:<seed>` (torso or head), true (= torso:7) or false (none). */
+  SAMPLE_STUDY: z
+    .string()
+    .regex(/^(true|false|(torso|head):\d{1,9})$/, 'must be true, false or <kind>:<seed> with kind torso or head (e.g. torso:7)')
+    .default('true'),
+  /** Bytes the embedded store accepts by STOW-RS (viewer saves) before it answers "out of resources". */
+  DICOMWEB_STORE_BYTES: int(0).default(512 * 1024 ** 2),
+  /** This server's public origin (e.g. https://viewer.example.org) when it is reached by a name other than loopback. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) origin such as https://viewer.example.org' }).optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -97,6 +117,19 @@ export interface Config {
   corsOrigins: string[];
   shutdownGraceMs: number;
   logLevel: Env['LOG_LEVEL'];
+  /** The OHIF viewer's dist folder served at /; null: no viewer (VIEWER=false). */
+  viewerDist: string | null;
+  dicomweb: {
+    /** Upstream DICOMweb root without a trailing slash; null: the embedded store serves /dicomweb. */
+    url: string | null;
+    auth: string | undefined;
+    seriesCacheBytes: number;
+    /** The embedded store's sample study (null: none, or an upstream is configured). */
+    sampleStudy: { kind: 'torso' | 'head'; seed: number } | null;
+    storeBytes: number;
+    /** Origins (scheme://host:port) under which this server's own /dicomweb is addressed, besides loopback. */
+    publicOrigin: string | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -131,6 +164,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }
     }
     for (const x of e.SUPPORTED_IMAGE_EXT) if (!x.startsWith('.')) problems.push(`SUPPORTED_IMAGE_EXT: ${JSON.stringify(x)} must start with a dot`);
+    if (e.DICOMWEB_URL) {
+      const u = new URL(e.DICOMWEB_URL);
+      if (u.username || u.password) problems.push('DICOMWEB_URL: must not carry credentials; put them in DICOMWEB_AUTH ("Basic <base64 user:password>")');
+      if (u.search || u.hash) problems.push(`DICOMWEB_URL: ${JSON.stringify(e.DICOMWEB_URL)} must be a root URL without query or fragment`);
+    }
   }
   if (problems.length || !e) throw new ConfigError(problems);
   return {
@@ -159,5 +197,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.CORS_ORIGINS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
+    viewerDist: e.VIEWER ? resolve(e.VIEWER_DIST) : null,
+    dicomweb: {
+      url: e.DICOMWEB_URL ? `${new URL(e.DICOMWEB_URL).origin}${new URL(e.DICOMWEB_URL).pathname.replace(/\/+$/, '')}` : null,
+      auth: e.DICOMWEB_AUTH,
+      seriesCacheBytes: e.SERIES_CACHE_BYTES,
+      sampleStudy: e.DICOMWEB_URL || e.SAMPLE_STUDY === 'false' ? null : sampleStudy(e.SAMPLE_STUDY),
+      storeBytes: e.DICOMWEB_STORE_BYTES,
+      publicOrigin: e.PUBLIC_URL ? new URL(e.PUBLIC_URL).origin : null,
+    },
   };
+}
+
+function sampleStudy(v: string): { kind: 'torso' | 'head'; seed: number } {
+  if (v === 'true') return { kind: 'torso', seed: 7 };
+  const [kind, seed] = v.split(':');
+  return { kind: kind as 'torso' | 'head', seed: Number(seed) };
 }

@@ -6,10 +6,12 @@ import { createBackend } from '@vista3d/models/backend';
 import { loadBundleFromDir } from '@vista3d/models/node';
 import { createApp, type AppDeps, type AppState } from './app.ts';
 import { REPO_ROOT, type Config } from './config.ts';
+import { createDicomweb } from './dicomweb/index.ts';
 import { ImageSource } from './images/imageSource.ts';
 import { InferenceService } from './inference/service.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { mountViewer } from './viewer/mount.ts';
 
 export interface RunningServer {
   server: Server;
@@ -35,15 +37,22 @@ export async function startServer(config: Config, options: { log?: Logger; extra
   const metrics = createMetrics();
   const state: AppState = { ready: false, shuttingDown: false };
   let service: InferenceService | undefined;
-  const app = createApp({ config, log, metrics, images: new ImageSource(config), service: () => service, state, version: VERSION, extraRoutes: options.extraRoutes });
+  const dicomweb = createDicomweb(config, log);
+  const extraRoutes: AppDeps['extraRoutes'] = (a) => {
+    dicomweb.mount(a); // before the others' catch-alls (the viewer's SPA fallback)
+    options.extraRoutes?.(a);
+    mountViewer(a, config, log); // last: its SPA fallback answers what no router took
+  };
+  const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-    s.once('error', reject);
+    // Express 5 hands listen errors (port taken) to this callback instead of throwing
+    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)) : resolve(s)));
   });
   server.requestTimeout = config.requestTimeoutMs + 5000;
   server.headersTimeout = 60_000;
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  dicomweb.series.listeningOn(url);
   log.info('listening', { url });
 
   const ready = (async () => {

@@ -5,6 +5,7 @@ import { readVolumeBytes, type Volume } from '@vista3d/models';
 import { isInside, readVolumeFile, resolveInside } from '@vista3d/models/node';
 import type { Config } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
+import type { DicomwebSeriesLoader } from './dicomwebSeries.ts';
 import { downloadImage } from './download.ts';
 
 /** An image ready for the pipeline, with the name its result file is derived from. */
@@ -20,9 +21,15 @@ export interface LoadedImage {
  * network guard, the path confinement (IMAGE_ROOTS, after symlinks) and the size limits applied.
  */
 export class ImageSource {
-  constructor(private readonly config: Config) {}
+  /** @param series reads DICOMweb series URLs (`/dicomweb/studies/…/series/…`, DICOMWEB_URL); none: not accepted. */
+  constructor(
+    private readonly config: Config,
+    private readonly series?: DicomwebSeriesLoader,
+  ) {}
 
   async load(image: string, signal?: AbortSignal): Promise<LoadedImage> {
+    const seriesRef = this.series?.parse(image);
+    if (seriesRef) return this.series!.load(seriesRef, signal);
     if (/^https?:\/\//i.test(image)) return this.loadUrl(image, signal);
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(image) && !/^file:\/\//i.test(image)) {
       throw new HttpError(400, 'invalid_image_url', `image URL scheme of ${JSON.stringify(image.slice(0, 80))} is not supported; use http(s), file:// or a path`);
