@@ -28,9 +28,12 @@ function viewerCornerstone(): CornerstoneLike {
   };
 }
 
-/** The series URL the server fetches: our same-origin DICOMweb root (the proxy to the PACS). */
+/**
+ * The series as the server fetches it: a path under its own DICOMweb root (the proxy to the configured PACS, or
+ * the embedded store), which the server resolves internally whatever host name the browser used.
+ */
 function seriesUrl(ds: DisplaySetLike): string {
-  return `${window.location.origin}/dicomweb/studies/${ds.StudyInstanceUID}/series/${ds.SeriesInstanceUID}`;
+  return `/dicomweb/studies/${ds.StudyInstanceUID}/series/${ds.SeriesInstanceUID}`;
 }
 
 export function getCommandsModule(deps: CommandsModuleDeps) {
