@@ -4,8 +4,12 @@
 // .env.example. Extra arguments are ignored.
 import { spawn } from 'node:child_process';
 import { ensureDeps } from './ensure-deps.mjs';
+import { buildPlugins } from './build-plugins.mjs';
+import { ensureViewer } from './fetch-viewer.mjs';
 
 ensureDeps();
+ensureViewer();
+await buildPlugins({ quiet: true });
 const root = new URL('..', import.meta.url).pathname;
 const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], { cwd: root, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDeps } from './ensure-deps.mjs';
+import { buildPlugins } from './build-plugins.mjs';
+import { ensureViewer } from './fetch-viewer.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -28,6 +30,10 @@ function run(cmd, cmdArgs) {
 }
 
 ensureDeps();
+ensureViewer();
+await buildPlugins({ quiet: true });
+run('bash', ['scripts/install-system-deps.sh']);
+run('bash', ['scripts/install-training-deps.sh']);
 run('bash', ['scripts/fetch-test-data.sh']);
 if (!args.length) run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 const files = roots.flatMap((r) => collect(r, []));
