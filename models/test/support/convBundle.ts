@@ -1,6 +1,7 @@
 import type { ModelBundle } from '../../src/pipeline/bundle.ts';
 import { parseManifest } from '../../src/pipeline/manifest.ts';
 import { buildModel, FLOAT, INT64 } from './onnxBuilder.ts';
+import { GRAPH_NAMES } from './testBundles.ts';
 
 /**
  * A Conv3d-heavy bundle with seeded random weights, the shape of VISTA3D's graphs at a small scale: the encoder
@@ -70,15 +71,7 @@ export function convBundle(o: { roi?: number; channels?: number; layers?: number
     everything: [1, 3, 6],
     preprocessing: { orientation: 'RAS', spacing: [sp, sp, sp], intensity: { min: -963.8247715525971, max: 1053.678477684517 }, foregroundCrop: { threshold: -500, margin: 10 } },
     inference: { roiSize: [roi, roi, roi], overlap: 0.3, blending: 'gaussian' },
-    graphs: {
-      encoder: { file: 'encoder.onnx', inputs: { image: 'image' }, outputs: { features: 'features' } },
-      classHead: { file: 'class_head.onnx', inputs: { features: 'features', classVector: 'class_vector' }, outputs: { logits: 'logits' } },
-      pointHead: {
-        file: 'point_head.onnx',
-        inputs: { features: 'features', pointCoords: 'point_coords', pointLabels: 'point_labels', classVector: 'class_vector' },
-        outputs: { logits: 'logits' },
-      },
-    },
+    graphs: GRAPH_NAMES,
   });
   return { manifest, graphs: { encoder, classHead, pointHead } };
 }

@@ -22,6 +22,17 @@ export interface ExactBundleOptions {
   supportedLabels?: number[];
 }
 
+/** The graph files and tensor names of the test bundles (those the export scripts write too). */
+export const GRAPH_NAMES = {
+  encoder: { file: 'encoder.onnx', inputs: { image: 'image' }, outputs: { features: 'features' } },
+  classHead: { file: 'class_head.onnx', inputs: { features: 'features', classVector: 'class_vector' }, outputs: { logits: 'logits' } },
+  pointHead: {
+    file: 'point_head.onnx',
+    inputs: { features: 'features', pointCoords: 'point_coords', pointLabels: 'point_labels', classVector: 'class_vector' },
+    outputs: { logits: 'logits' },
+  },
+} as const;
+
 const VISTA_LIKE_LABELS: Record<string, string> = {
   '1': 'liver', '2': 'kidney', '3': 'spleen', '5': 'right kidney', '6': 'aorta', '14': 'left kidney', '20': 'lung',
   '23': 'lung tumor', '28': 'left lung upper lobe', '29': 'left lung lower lobe',
@@ -48,15 +59,7 @@ export function exactBundle(o: ExactBundleOptions = {}): ModelBundle {
       foregroundCrop: o.foregroundCrop ?? null,
     },
     inference: { roiSize: roi, overlap: o.overlap ?? 0.25, blending: o.blending ?? 'gaussian', maxClassesPerRun: 2 },
-    graphs: {
-      encoder: { file: 'encoder.onnx', inputs: { image: 'image' }, outputs: { features: 'features' } },
-      classHead: { file: 'class_head.onnx', inputs: { features: 'features', classVector: 'class_vector' }, outputs: { logits: 'logits' } },
-      pointHead: {
-        file: 'point_head.onnx',
-        inputs: { features: 'features', pointCoords: 'point_coords', pointLabels: 'point_labels', classVector: 'class_vector' },
-        outputs: { logits: 'logits' },
-      },
-    },
+    graphs: GRAPH_NAMES,
   });
   const patch = [1, 1, X, Y, Z];
   const encoder = buildModel({
