@@ -36,6 +36,8 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, label
   const referenced: string[] = lm.referencedImageIds ?? ds.imageIds;
   const notProcessed = 255;
   const present = new Set<number>();
+  /** Labels the labelmap holds after the merge. */
+  const held = new Set<number>();
   let changed = 0;
   imageIds.forEach((labelmapImageId, n) => {
     const refId = referenced[n];
@@ -48,12 +50,22 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, label
     const c = mergeLabels(data, incoming, rule, notProcessed);
     if (c) image.voxelManager.setScalarData?.(data);
     changed += c;
+    for (let p = 0; p < data.length; p++) if (data[p]) held.add(data[p]);
   });
   const names = ctx.store.get().server.info?.label_dictionary ?? {};
   const existing = segmentationService.getSegmentation(segmentationId).segments ?? {};
   for (const label of [...present].sort((a, b) => a - b)) {
-    if (existing[label]) continue;
+    // Keep a name the user gave; replace none, or a placeholder OHIF / Cornerstone3D made up ("Segment 1", or ""
+    // when setting an active segment index created the entry). addSegment on an existing index updates it.
+    const current = existing[label]?.label;
+    if (current && !/^Segment \d+$/.test(current)) continue;
     segmentationService.addSegment(segmentationId, { segmentIndex: label, label: names[String(label)] ?? `structure ${label}`, color: labelColor(label) });
+  }
+  // Placeholders with no voxels: OHIF's "Segment 1" (createLabelmapForDisplaySet with no segments) and nameless
+  // entries Cornerstone3D adds when an absent index is made active. Left in, the DICOM SEG would carry them.
+  for (const [index, segment] of Object.entries(segmentationService.getSegmentation(segmentationId).segments ?? {}) as [string, { label?: string } | undefined][]) {
+    const placeholder = !segment?.label || (index === '1' && segment.label === 'Segment 1');
+    if (placeholder && !held.has(Number(index))) segmentationService.removeSegment?.(segmentationId, Number(index), { skipRecordingHistory: true });
   }
   cs.triggerSegmentationDataModified(segmentationId);
   return changed;

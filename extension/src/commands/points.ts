@@ -3,7 +3,7 @@ import type { PromptPoint } from '../state/store.ts';
 import { applyResult } from './applyResult.ts';
 import type { CommandContext, DisplaySetLike } from './context.ts';
 import { activeImageDisplaySet } from './context.ts';
-import { runJob } from './runJob.ts';
+import { finishJob, runJob } from './runJob.ts';
 
 /** The first index of "a new structure" (zero-shot) in VISTA3D. */
 export const NEW_STRUCTURE = 133;
@@ -36,6 +36,7 @@ export async function runPointPrompt(ctx: CommandContext): Promise<void> {
   });
   if (!labels) return;
   await applyResult(ctx, ds, labels, { kind: 'point', label: pointTarget });
+  finishJob(ctx);
 }
 
 export async function addPoint(ctx: CommandContext, { world, positive }: PromptPoint): Promise<void> {

@@ -26,6 +26,13 @@ export async function runJob(ctx: CommandContext, kind: JobState['kind'], body: 
   }
   if (view.state === 'failed') throw new Error(view.error?.detail ?? 'the job failed');
   const labels = await api.result(job.id);
-  store.set({ job: { kind, state: 'done', stage: 'done', done: view.total, total: view.total } });
+  // 'done' only once the caller has written the result into the labelmap (finishJob)
+  store.set({ job: { kind, state: 'running', stage: 'writing', done: view.total, total: view.total } });
   return labels;
+}
+
+/** Marks the job done, after its result is on screen. */
+export function finishJob(ctx: CommandContext): void {
+  const job = ctx.store.get().job;
+  if (job) ctx.store.set({ job: { ...job, state: 'done', stage: 'done' } });
 }

@@ -1,7 +1,7 @@
 import type { CommandContext } from './context.ts';
 import { activeImageDisplaySet, resolveLabelIds } from './context.ts';
 import { applyResult } from './applyResult.ts';
-import { runJob } from './runJob.ts';
+import { finishJob, runJob } from './runJob.ts';
 
 /**
  * Class prompts on the active image series: the server segments the asked labels (none = the model's
@@ -13,5 +13,6 @@ export async function segmentClasses(ctx: CommandContext, { classes }: { classes
   const labels = await runJob(ctx, 'classes', { image: ctx.imageUrlFor(ds), prompts: classes ? { classes: [...classes] } : undefined });
   if (!labels) return;
   const changed = await applyResult(ctx, ds, labels, { kind: 'classes', labels: asked });
+  finishJob(ctx);
   ctx.store.set({ notice: `Segmented ${asked.size} label${asked.size === 1 ? '' : 's'} (${changed} voxels changed).` });
 }
