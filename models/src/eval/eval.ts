@@ -14,7 +14,7 @@
  * exit status is non-zero only on errors.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../backend/onnxNode.ts';
 import { tensor, type Backend, type TensorData } from '../backend/types.ts';
@@ -189,7 +189,7 @@ export async function runEval(o: EvalOptions): Promise<void> {
   const backend = createBackend({ device: 'cpu', threads: o.threads });
   const m = bundle.manifest;
   const names = (id: number) => m.labels[String(id)] ?? String(id);
-  log(`model "${m.name}" ${m.version} from ${o.bundleDir}: spacing ${m.preprocessing.spacing.join('×')} mm, ROI ${m.inference.roiSize.join('×')}, overlap ${m.inference.overlap}`);
+  log(`model "${m.name}" ${m.version} from ${relative(process.cwd(), o.bundleDir) || '.'}: spacing ${m.preprocessing.spacing.join('×')} mm, ROI ${m.inference.roiSize.join('×')}, overlap ${m.inference.overlap}`);
   try {
     const ref = JSON.parse(readFileSync(resolve(o.bundleDir, 'parity.json'), 'utf8')) as ParityReference;
     const p = await checkParity(bundle, ref, backend);
