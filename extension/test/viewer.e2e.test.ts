@@ -13,21 +13,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEFAULT_VIEWER_DIST, REPO_ROOT } from '../../server/src/config.ts';
 import type { RunningServer } from '../../server/src/server.ts';
 import { makeTestEnv, startTestServer, type TestEnv } from '../../server/test/support.ts';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS } from './browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-dev-shm-usage',
-];
 const missing = !existsSync(CHROMIUM) ? `no Chromium at ${CHROMIUM}` : !existsSync(join(DEFAULT_VIEWER_DIST, 'index.html')) ? 'no OHIF build (node scripts/fetch-viewer.mjs)' : '';
 
 describe('the viewer (headless Chromium)', { skip: missing || false, timeout: 240_000 }, () => {

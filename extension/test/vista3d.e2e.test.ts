@@ -31,21 +31,8 @@ import { DEFAULT_MODEL_DIR, DEFAULT_VIEWER_DIST, REPO_ROOT } from '../../server/
 import type { RunningServer } from '../../server/src/server.ts';
 import { orthancMissing, startOrthanc, storeSeries, type RunningOrthanc } from '../../server/test/orthanc.ts';
 import { makeTestEnv, startTestServer, type TestEnv } from '../../server/test/support.ts';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS } from './browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-dev-shm-usage',
-];
 
 const missing =
   (!existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}`) ||

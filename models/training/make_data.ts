@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import type { Mat3, Vec3 } from '../src/geometry/volume.ts';
 import { generatePhantom, type PhantomKind } from '../src/phantom/generate.ts';
 import { createRng } from '../src/phantom/random.ts';
+import { runIfMain } from '../src/node/cli.ts';
 
 /** LPS columns of the RAS index axes: i → −x (right), j → −y (anterior), k → +z (superior). */
 export const RAS_DIRECTION: Mat3 = [-1, 0, 0, 0, -1, 0, 0, 0, 1];
@@ -112,12 +113,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -9,11 +9,11 @@
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from '../backend/onnxNode.ts';
-import { ModelsError } from '../errors.ts';
 import { detectFormat, writeVolumeBytes } from '../io/format.ts';
 import type { Prompts } from '../pipeline/prompts.ts';
 import { Vista3dPipeline, type Progress } from '../pipeline/segment.ts';
 import { loadBundleFromDir, readVolumeFile, writeFileAtomic } from '../node/files.ts';
+import { runIfMain } from '../node/cli.ts';
 
 const USAGE = `usage: segment <image> -o <output> [--model <bundle folder>] [--classes a,b,…]
                [--label <name|index> --points "x,y,z;x,y,z" [--negative "x,y,z;…"]]
@@ -99,12 +99,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(`error: ${e instanceof ModelsError || e instanceof Error ? e.message : String(e)}`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -23,10 +23,11 @@ import { loadBundleFromDir } from '../node/files.ts';
 import { generatePhantom, type Phantom } from '../phantom/generate.ts';
 import type { ModelBundle } from '../pipeline/bundle.ts';
 import { Vista3dPipeline, type FeatureCache } from '../pipeline/segment.ts';
-import { evalCases, phantomOptions, type EvalCase } from './cases.ts';
+import { evalCases, phantomOptions } from './cases.ts';
 import { correctiveClicks, deepestVoxel, dice, type Click } from './metrics.ts';
 import { checkParity, type ParityReference } from './parity.ts';
 import { loadHeadCT } from '../../test/support/realData.ts';
+import { runIfMain } from '../node/cli.ts';
 
 /** Ground-truth label of a phantom voxel as the demo model names it: lobes → 20 (lung), vertebrae → 21 (bone). */
 export function mergedLabel(l: number): number {
@@ -314,12 +315,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Mat3, Vec3 } from '../geometry/volume.ts';
 import type { PhantomKind } from './generate.ts';
 import { PHANTOM_FILE_FORMATS, writePhantomFiles, type PhantomFileFormat } from './write.ts';
+import { runIfMain } from '../node/cli.ts';
 
 export { writePhantomFiles } from './write.ts';
 
@@ -79,12 +80,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e) => {
-      console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);
