@@ -32,6 +32,7 @@ import type { RunningServer } from '../../server/src/server.ts';
 import { orthancMissing, startOrthanc, storeSeries, type RunningOrthanc } from '../../server/test/orthanc.ts';
 import { makeTestEnv, startTestServer, type TestEnv } from '../../server/test/support.ts';
 import { ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS } from './browser.ts';
+import type { ImagePlaneMeta } from '../src/geometry/planes.ts';
 
 
 const missing =
@@ -92,19 +93,10 @@ function assertOrthonormal(direction: readonly number[], what: string) {
 // ---------------------------------------------------------------------------------------------------------------
 // What the page holds
 
-interface PlaneMeta {
-  rows: number;
-  columns: number;
-  imagePositionPatient: number[];
-  rowCosines: number[];
-  columnCosines: number[];
-  rowPixelSpacing: number;
-  columnPixelSpacing: number;
-}
 interface LabelmapSlice {
   imageId: string;
   referencedImageId: string;
-  plane: PlaneMeta;
+  plane: ImagePlaneMeta;
   data: Uint8Array;
 }
 interface Labelmap {
@@ -164,7 +156,7 @@ async function readLabelmap(page: Page, which: { label?: string; notLabel?: stri
 }
 
 /** World position (LPS mm) of pixel (r, c) of an image plane. */
-function pixelWorld(p: PlaneMeta, r: number, c: number): Vec3 {
+function pixelWorld(p: ImagePlaneMeta, r: number, c: number): Vec3 {
   const o = p.imagePositionPatient;
   return [0, 1, 2].map((a) => o[a] + c * p.columnPixelSpacing * p.rowCosines[a] + r * p.rowPixelSpacing * p.columnCosines[a]) as Vec3;
 }

@@ -1,3 +1,4 @@
+import { cross, dot } from '@vista3d/models';
 import { planeFromMeta } from '../geometry/planes.ts';
 import type { CommandContext } from './context.ts';
 
@@ -17,10 +18,11 @@ export function selectSegmentAt(ctx: CommandContext, { world }: { world: [number
     const p = planeFromMeta(lm.referencedImageIds[n], cs.metaData.get('imagePlaneModule', lm.referencedImageIds[n]));
     const o = p.orientation;
     const d = [world[0] - p.position[0], world[1] - p.position[1], world[2] - p.position[2]];
-    const normal = [o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]];
-    const distance = Math.abs(d[0] * normal[0] + d[1] * normal[1] + d[2] * normal[2]);
-    const c = Math.round((d[0] * o[0] + d[1] * o[1] + d[2] * o[2]) / p.pixelSpacing[1]);
-    const r = Math.round((d[0] * o[3] + d[1] * o[4] + d[2] * o[5]) / p.pixelSpacing[0]);
+    const row = o.slice(0, 3);
+    const column = o.slice(3, 6);
+    const distance = Math.abs(dot(d, cross(row, column)));
+    const c = Math.round(dot(d, row) / p.pixelSpacing[1]);
+    const r = Math.round(dot(d, column) / p.pixelSpacing[0]);
     if (distance < best.distance && r >= 0 && c >= 0 && r < p.rows && c < p.columns) best = { distance, n, r, c: c + r * p.columns };
   });
   if (best.n < 0) return 0;

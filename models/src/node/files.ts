@@ -3,8 +3,8 @@ import { readdir, readFile, realpath, rename, stat, unlink, writeFile } from 'no
 import { basename, dirname, join, relative, isAbsolute, sep } from 'node:path';
 import { InvalidImageError, LimitExceededError } from '../errors.ts';
 import type { Volume } from '../geometry/volume.ts';
-import { readDicomSeriesWithInfo, type DicomInput } from '../io/dicom.ts';
-import { readVolumeBytes } from '../io/format.ts';
+import { readDicomSeriesWithInfo, type DicomInput, type DicomSeries } from '../io/dicom.ts';
+import { detectFormat, readVolumeBytes } from '../io/format.ts';
 import { resolveLimits, type ReadLimits } from '../io/limits.ts';
 import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
 
@@ -68,15 +68,12 @@ export async function readVolumeFile(path: string, options: ReadVolumeFileOption
       files.push({ name, bytes: new Uint8Array(await readFile(p, { signal: options.signal })) });
     }
     if (!files.length) throw new InvalidImageError(`folder ${basename(path)} holds no files`);
-    const s = readDicomSeriesWithInfo(files, { limits });
-    return { volume: s.volume, format: 'dicom', dicom: { sopInstanceUids: s.sopInstanceUids, seriesInstanceUid: s.seriesInstanceUid, studyInstanceUid: s.studyInstanceUid } };
+    return fromSeries(readDicomSeriesWithInfo(files, { limits }));
   }
   if (st.size > limits.maxDecompressedBytes) throw new LimitExceededError('maxDecompressedBytes', st.size, limits.maxDecompressedBytes, `file ${basename(path)} is larger than allowed`);
   const bytes = new Uint8Array(await readFile(path, { signal: options.signal }));
-  if (/\.dcm$/i.test(path)) {
-    const s = readDicomSeriesWithInfo([{ name: basename(path), bytes }], { limits });
-    return { volume: s.volume, format: 'dicom', dicom: { sopInstanceUids: s.sopInstanceUids, seriesInstanceUid: s.seriesInstanceUid, studyInstanceUid: s.studyInstanceUid } };
-  }
+  const format = detectFormat(path);
+  if (format === 'dicom') return fromSeries(readDicomSeriesWithInfo([{ name: basename(path), bytes }], { limits }));
   const roots = options.dataFileRoots ?? [];
   const dataFiles = new Map<string, Uint8Array>();
   // A detached NRRD names its data file; read it (if allowed) before the synchronous parser asks for it.
@@ -101,7 +98,12 @@ export async function readVolumeFile(path: string, options: ReadVolumeFileOption
         }
       : undefined,
   });
-  return { volume, format: /\.nrrd$|\.nhdr$/i.test(path) ? 'nrrd' : 'nifti' };
+  // readVolumeBytes has refused every other name
+  return { volume, format: format === 'nrrd' ? 'nrrd' : 'nifti' };
+}
+
+function fromSeries(s: DicomSeries): VolumeFile {
+  return { volume: s.volume, format: 'dicom', dicom: { sopInstanceUids: s.sopInstanceUids, seriesInstanceUid: s.seriesInstanceUid, studyInstanceUid: s.studyInstanceUid } };
 }
 
 /** Writes `bytes` to `path` atomically: a temporary file beside it, then a rename. */

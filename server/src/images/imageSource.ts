@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readVolumeBytes, type Volume } from '@vista3d/models';
+import { detectFormat, readVolumeBytes, type Volume } from '@vista3d/models';
 import { isInside, readVolumeFile, resolveInside } from '@vista3d/models/node';
 import type { Config } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
@@ -54,7 +54,8 @@ export class ImageSource {
     this.checkExtension(pathName, false);
     const { bytes } = await downloadImage(image, this.config.images, signal);
     const volume = readVolumeBytes(bytes, pathName, { limits: this.config.limits });
-    return { volume, name: pathName, format: /\.nrrd$/i.test(pathName) ? 'nrrd' : 'nifti' };
+    // readVolumeBytes has refused every name but NIfTI and NRRD ones
+    return { volume, name: pathName, format: detectFormat(pathName) === 'nrrd' ? 'nrrd' : 'nifti' };
   }
 
   private async loadPath(path: string, signal?: AbortSignal): Promise<LoadedImage> {
