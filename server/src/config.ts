@@ -62,6 +62,8 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: int(1).default(1024 * 1024),
   /** Requests that may wait behind the running one before the server answers 503. */
   QUEUE_DEPTH: int(0).default(8),
+  /** Bytes of encoder features kept between requests on the same image (LRU; the next click runs only the heads); 0 disables. */
+  FEATURE_CACHE_BYTES: int(0).default(1024 ** 3),
   /** When set, every /v1 request except health must carry `Authorization: Bearer <API_KEY>`. */
   API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Origins allowed to call the API from a browser (CORS); empty: same-origin only. */
@@ -113,6 +115,7 @@ export interface Config {
   requestTimeoutMs: number;
   maxBodyBytes: number;
   queueDepth: number;
+  featureCacheBytes: number;
   apiKey: string | undefined;
   corsOrigins: string[];
   shutdownGraceMs: number;
@@ -193,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
     queueDepth: e.QUEUE_DEPTH,
+    featureCacheBytes: e.FEATURE_CACHE_BYTES,
     apiKey: e.API_KEY,
     corsOrigins: e.CORS_ORIGINS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -9,6 +9,7 @@ export interface Metrics {
   queueRunning: Gauge;
   stageSeconds: Histogram<'stage'>;
   windows: Counter;
+  featureCache: Counter<'result'>;
 }
 
 export function createMetrics(): Metrics {
@@ -34,5 +35,6 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     windows: new Counter({ name: 'inference_windows_total', help: 'Sliding windows run', registers: [registry] }),
+    featureCache: new Counter({ name: 'inference_feature_cache_total', help: 'Encoder-feature lookups per window (hit: the encoder did not run)', labelNames: ['result'], registers: [registry] }),
   };
 }

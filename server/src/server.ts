@@ -61,7 +61,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
     const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
     await pipeline.segment(warmUpVolume(pipeline.manifest), { classes: first ? [first] : [] });
-    service = new InferenceService(pipeline, config.queueDepth, metrics);
+    service = new InferenceService(pipeline, config.queueDepth, metrics, config.featureCacheBytes);
     state.ready = true;
     log.info('ready', { model: `${pipeline.manifest.name} ${pipeline.manifest.version}`, device: pipeline.device, ms: Math.round(performance.now() - t0) });
   })();

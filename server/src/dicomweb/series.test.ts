@@ -5,7 +5,8 @@ import { readDicomSeriesWithInfo, readNifti, type Volume } from '@vista3d/models
 import { writeDicomSeries } from '../../../models/src/io/dicomWrite.ts';
 import { generatePhantom } from '@vista3d/models/phantom';
 import { loadConfig } from '../config.ts';
-import { DicomwebSeriesLoader, LruCache } from '../images/dicomwebSeries.ts';
+import { DicomwebSeriesLoader } from '../images/dicomwebSeries.ts';
+import { LruCache } from '../lru.ts';
 import { ImageSource } from '../images/imageSource.ts';
 import type { RunningServer } from '../server.ts';
 import { orthancMissing, startCountingProxy, startOrthanc, storeSeries, type CountingProxy, type RunningOrthanc } from '../../test/orthanc.ts';

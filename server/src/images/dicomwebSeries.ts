@@ -20,6 +20,7 @@ import { mediaTypeParams, parseMultipart } from '../dicomweb/multipart.ts';
 import type { DicomStore } from '../dicomweb/store.ts';
 import { describeUpstream, requestUpstream, upstreamFailure, type UpstreamOptions } from '../dicomweb/upstream.ts';
 import type { LoadedImage } from './imageSource.ts';
+import { LruCache } from '../lru.ts';
 
 export interface SeriesRef {
   source: 'embedded' | 'upstream';
@@ -31,46 +32,6 @@ const SERIES_PATH = /\/studies\/([0-9.]{1,64})\/series\/([0-9.]{1,64})\/?$/;
 const OWN_PATH = /^\/dicomweb\/studies\/([0-9.]{1,64})\/series\/([0-9.]{1,64})\/?$/;
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-/** A byte-bounded least-recently-used map. */
-export class LruCache<V> {
-  private readonly entries = new Map<string, { value: V; bytes: number }>();
-  private total = 0;
-  constructor(readonly maxBytes: number) {}
-
-  get(key: string): V | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    return e.value;
-  }
-
-  set(key: string, value: V, bytes: number): void {
-    this.delete(key);
-    if (bytes > this.maxBytes) return;
-    this.entries.set(key, { value, bytes });
-    this.total += bytes;
-    for (const [k, e] of this.entries) {
-      if (this.total <= this.maxBytes) break;
-      this.entries.delete(k);
-      this.total -= e.bytes;
-    }
-  }
-
-  delete(key: string): void {
-    const e = this.entries.get(key);
-    if (e) this.total -= e.bytes;
-    this.entries.delete(key);
-  }
-
-  get bytes(): number {
-    return this.total;
-  }
-  get size(): number {
-    return this.entries.size;
-  }
-}
 
 export class DicomwebSeriesLoader {
   readonly cache: LruCache<Volume>;

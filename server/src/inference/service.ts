@@ -2,6 +2,7 @@ import { Vista3dPipeline, outputNameFor, writeVolumeBytes, type Progress, type P
 import { zipSync } from 'fflate';
 import type { Metrics } from '../metrics.ts';
 import type { LoadedImage } from '../images/imageSource.ts';
+import { FeatureStore } from './featureCache.ts';
 import { JobQueue } from './queue.ts';
 
 /** The NIM's result: a zip holding one `<stem>_seg.<ext>` file on the input's grid. */
@@ -18,11 +19,14 @@ export interface InferenceOutput {
  */
 export class InferenceService {
   readonly queue: JobQueue;
+  readonly features: FeatureStore;
   constructor(
     readonly pipeline: Vista3dPipeline,
     queueDepth: number,
     private readonly metrics?: Metrics,
+    featureCacheBytes = 0,
   ) {
+    this.features = new FeatureStore(featureCacheBytes, (hit) => metrics?.featureCache.inc({ result: hit ? 'hit' : 'miss' }));
     this.queue = new JobQueue(queueDepth, (w, r) => {
       metrics?.queueWaiting.set(w);
       metrics?.queueRunning.set(r);
@@ -36,7 +40,7 @@ export class InferenceService {
 
   async segment(image: LoadedImage, prompts: Prompts | undefined, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<InferenceOutput> {
     return this.queue.run(async () => {
-      const result = await this.pipeline.segment(image.volume, prompts, opts);
+      const result = await this.pipeline.segment(image.volume, prompts, { ...opts, featureCache: this.features.for(image.volume) });
       const t0 = performance.now();
       const fileName = outputNameFor(image.name);
       const file = writeVolumeBytes(result.labels, image.format === 'nrrd' ? 'nrrd' : 'nifti', { gzip: !/\.nii$/i.test(fileName) });

@@ -129,6 +129,22 @@ describe('/v1 API (NIM compatible)', () => {
     assert.equal(seg.data[7 + 14 * (6 + 12 * 5)], 3);
   });
 
+  it('clicks on the same image reuse its encoder features; a file changed under the same name is read afresh', async () => {
+    const hits = async () => Number(/inference_feature_cache_total\{result="hit"\} (\d+)/.exec(await (await fetch(`${s.url}/v1/metrics`)).text())?.[1] ?? 0);
+    await writeFile(join(t.images, 'again.nii.gz'), writeNifti(vol));
+    const click = { image: 'again.nii.gz', prompts: { points: { spleen: [[7, 6, 5]] } } };
+    const first = readNifti(unzipOne(await (await post(s, click)).arrayBuffer())[1]);
+    const before = await hits();
+    const second = readNifti(unzipOne(await (await post(s, click)).arrayBuffer())[1]);
+    assert.ok((await hits()) > before, 'the second click found the features');
+    assert.deepEqual([...second.data], [...first.data]);
+    // the same name, other voxels: the liver ball replaces the spleen ball
+    const changed = { ...vol, data: Float32Array.from(vol.data, (v) => (Math.abs(v - 0.3) < 1e-6 ? 0.1 : v)) };
+    await writeFile(join(t.images, 'again.nii.gz'), writeNifti(changed));
+    const third = readNifti(unzipOne(await (await post(s, { image: 'again.nii.gz', prompts: { classes: ['liver'] } })).arrayBuffer())[1]);
+    assert.equal(third.data[7 + 14 * (6 + 12 * 5)], 1);
+  });
+
   it('writes the result into local_working_dir atomically', async () => {
     const r = await post(s, { image: 'ct.nii.gz', prompts: { classes: [1] }, local_working_dir: t.outputs });
     assert.equal(r.status, 200);
