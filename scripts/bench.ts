@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImageNode } from '@itk-wasm/image-io';
 import { createBackend } from '../models/src/backend/onnxNode.ts';
@@ -19,25 +19,10 @@ import { writeNrrd } from '../models/src/io/nrrd.ts';
 import { Vista3dPipeline } from '../models/src/pipeline/segment.ts';
 import { convBundle } from '../models/test/support/convBundle.ts';
 import { loadHeadCT } from '../models/test/support/realData.ts';
+import { machine, timeIt } from './measure.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-export function machine(): string {
-  const c = cpus();
-  return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}-${process.arch}`;
-}
-
-export async function timeIt(fn: () => Promise<unknown> | unknown, repeats: number): Promise<{ median: number; min: number }> {
-  await fn(); // warm-up
-  const t: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    t.push(performance.now() - t0);
-  }
-  t.sort((a, b) => a - b);
-  return { median: t[Math.floor(t.length / 2)], min: t[0] };
-}
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 

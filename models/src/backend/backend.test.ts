@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { createBackend as createNodeBackend } from './onnxNode.ts';
 import { createBackend as createWebBackend } from './onnxWeb.ts';
 import { deviceCandidates } from './devices.ts';
+import { createOrtBackend, type OrtModule } from './ortAdapter.ts';
+import * as ortNode from 'onnxruntime-node';
 import { tensor } from './types.ts';
 import { exactBundle } from '../../test/support/testBundles.ts';
 import { Vista3dPipeline } from '../pipeline/segment.ts';
@@ -29,6 +31,40 @@ describe('ONNX Runtime backends', () => {
     assert.equal((out.features.data as Float32Array)[511], 2);
     assert.equal(b.stats.runs, 1);
     await g.dispose();
+  });
+
+  it('a device that starts but cannot run a graph moves every graph to the CPU, the failed run included', async () => {
+    // onnxruntime-node's WebGPU provider accepts 3-D ConvTranspose at load and fails when it runs (seen on an H200)
+    const real = ortNode as unknown as OrtModule;
+    const created: string[] = [];
+    const fake: OrtModule = {
+      Tensor: real.Tensor,
+      InferenceSession: {
+        async create(bytes, opts) {
+          const provider = String(opts?.executionProviders?.[0]);
+          created.push(provider);
+          const s = await real.InferenceSession.create(bytes, { ...opts, executionProviders: ['cpu'] });
+          if (provider === 'webgpu') s.run = async () => Promise.reject(new Error('Only Conv2d or Conv1d are supported.\nmore'));
+          return s;
+        },
+      },
+    };
+    const warnings: string[] = [];
+    const b = createOrtBackend(fake, 'node', { device: 'webgpu', onWarning: (m) => warnings.push(m) });
+    const bundle = exactBundle();
+    const encoder = await b.loadGraph(bundle.graphs.encoder, 'encoder');
+    const head = await b.loadGraph(bundle.graphs.classHead, 'classHead');
+    assert.equal(b.device, 'webgpu');
+    const out = await encoder.run({ image: tensor('float32', new Float32Array(512).fill(0.3), [1, 1, 8, 8, 8]) });
+    assert.equal((out.features.data as Float32Array)[0], Math.fround(0.3));
+    assert.equal(b.device, 'cpu');
+    assert.deepEqual(warnings, ['device webgpu failed running graph encoder (Only Conv2d or Conv1d are supported.); using cpu from now on']);
+    const logits = await head.run({ features: out.features, class_vector: tensor('int64', [3], [1, 1]) });
+    assert.ok(Math.abs((logits.logits.data as Float32Array)[0] - 0.05) < 1e-6, 'intensity 0.3 is class 3');
+    const late = await b.loadGraph(bundle.graphs.pointHead, 'pointHead');
+    assert.deepEqual(created, ['webgpu', 'webgpu', 'cpu', 'cpu', 'cpu'], 'two graphs on webgpu, each re-created on cpu, the next one straight on cpu');
+    assert.equal(warnings.length, 1);
+    await Promise.all([encoder, head, late].map((g) => g.dispose()));
   });
 
   it('onnxruntime-web (wasm) and onnxruntime-node give the same segmentation', async () => {

@@ -12,7 +12,9 @@ export interface OrtModule {
 /**
  * A Backend over an ONNX Runtime module. The device is settled when the first graph loads: candidates from
  * the device table are tried in order, and a failure is reported through `onWarning` before the next.
- * Every later graph uses the settled device. Runs are timed (stats) and serialised per session.
+ * Every later graph uses the settled device. A run that fails on a device other than the fallback (cpu / wasm)
+ * is reported the same way and moves every graph to the fallback, this run included. Runs are timed (stats)
+ * and serialised per session.
  */
 export function createOrtBackend(ort: OrtModule, runtime: Runtime, options: BackendOptions = {}): Backend {
   const candidates = deviceCandidates(runtime, options.device);
@@ -41,23 +43,45 @@ export function createOrtBackend(ort: OrtModule, runtime: Runtime, options: Back
     throw new ModelsError('backend_unavailable', `graph ${name}: no device could run it: ${errors.join('; ')}`);
   }
 
+  const fallback = candidates[candidates.length - 1];
+
   return {
     get device() {
       return settled?.device ?? 'unknown';
     },
     stats,
     async loadGraph(bytes, name) {
-      const session = await create(bytes, name);
+      let session = await create(bytes, name);
+      let device = settled!;
+      // The session follows the backend's device: after any graph failed at run time on a device (an operator the
+      // provider accepted at load but cannot run, e.g. 3-D ConvTranspose on WebGPU), every graph moves to the
+      // fallback before its next run.
+      const follow = async () => {
+        if (device === settled) return;
+        await session.release().catch(() => undefined);
+        session = await ort.InferenceSession.create(bytes, sessionOptions(settled!.providers));
+        device = settled!;
+      };
       let queue: Promise<unknown> = Promise.resolve();
       const graph: GraphSession = {
         inputNames: session.inputNames,
         outputNames: session.outputNames,
         run(feeds) {
           const job = queue.then(async () => {
+            await follow();
             const ortFeeds: Record<string, Tensor> = {};
             for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(t.type, t.data, t.dims);
             const t0 = performance.now();
-            const out = await session.run(ortFeeds);
+            let out: InferenceSession.ReturnType;
+            try {
+              out = await session.run(ortFeeds);
+            } catch (e) {
+              if (device === fallback) throw e;
+              options.onWarning?.(`device ${device.device} failed running graph ${name} (${firstLine(e)}); using ${fallback.device} from now on`);
+              settled = fallback;
+              await follow();
+              out = await session.run(ortFeeds);
+            }
             stats.runMs += performance.now() - t0;
             stats.runs++;
             const result: Record<string, TensorData> = {};
