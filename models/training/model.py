@@ -83,6 +83,9 @@ class PointHead(nn.Module):
         self.up = nn.ConvTranspose3d(8, 4, 2, stride=2)
         self.out = nn.Conv3d(hidden + 4, 1, 1)
         self.sigma = sigma
+        # weights of the click maps added to the logits (positive, negative): fixed at 4 in runs 1-3, learned in run 4
+        # (train.py --learn-click-scale): a fixed bump around a corrective click spilled over a small target's edge
+        self.click_scale = nn.Parameter(torch.tensor([4.0, 4.0]))
 
     def forward(self, features, point_coords, point_labels, class_vector):
         gfeat = self.g(features)  # [1, G, X, Y, Z]
@@ -116,7 +119,7 @@ class PointHead(nn.Module):
         h = torch.relu(self.mix(x) + self.embed(ids).reshape(1, -1, 1, 1, 1))
         low = torch.relu(self.conv(Fn.avg_pool3d(h, 2)))
         h = torch.cat([h, torch.relu(self.up(low))], 1)
-        return self.out(h) + 4.0 * pos_map - 4.0 * neg_map
+        return self.out(h) + self.click_scale[0] * pos_map - self.click_scale[1] * neg_map
 
 
 class Model(nn.Module):
@@ -125,3 +128,38 @@ class Model(nn.Module):
         self.encoder = Encoder()
         self.class_head = ClassHead()
         self.point_head = PointHead()
+
+
+class ShuffleUp3d(nn.Module):
+    """ConvTranspose3d(kernel 2, stride 2) of batch 1 as a 1x1x1 convolution to 8x the channels followed by a
+    depth-to-space rearrangement, one axis at a time (tensors of rank <= 5): the same function in operators that
+    ONNX Runtime's WebGPU provider runs (its ConvTranspose is 1-D/2-D only). Used for export only."""
+
+    def __init__(self, ct: nn.ConvTranspose3d):
+        super().__init__()
+        assert ct.kernel_size == (2, 2, 2) and ct.stride == (2, 2, 2) and ct.padding == (0, 0, 0)
+        cin, cout = ct.in_channels, ct.out_channels
+        self.cout = cout
+        self.conv = nn.Conv3d(cin, cout * 8, 1)
+        with torch.no_grad():
+            # output channel ((co * 2 + a) * 2 + b) * 2 + d  <-  weight[ci, co, a, b, d]
+            self.conv.weight.copy_(ct.weight.permute(1, 2, 3, 4, 0).reshape(cout * 8, cin, 1, 1, 1))
+            self.conv.bias.copy_(ct.bias.repeat_interleave(8))
+
+    def forward(self, x):
+        X, Y, Z = x.shape[2], x.shape[3], x.shape[4]
+        c = self.cout
+        y = self.conv(x)
+        y = y.reshape(c * 4, 2, X * Y, Z).permute(0, 2, 3, 1).reshape(c * 4, X, Y, 2 * Z)  # z -> 2z + d
+        y = y.reshape(c * 2, 2, X, Y, 2 * Z).permute(0, 2, 3, 1, 4).reshape(c * 2, X, 2 * Y, 2 * Z)  # y -> 2y + b
+        return y.reshape(c, 2, X, 4 * Y * Z).permute(0, 2, 1, 3).reshape(1, c, 2 * X, 2 * Y, 2 * Z)  # x -> 2x + a
+
+
+def for_export(model: nn.Module) -> nn.Module:
+    """`model` (in place) with every ConvTranspose3d replaced by its ShuffleUp3d equivalent."""
+    for name, child in list(model.named_children()):
+        if isinstance(child, nn.ConvTranspose3d):
+            setattr(model, name, ShuffleUp3d(child))
+        else:
+            for_export(child)
+    return model

@@ -22,7 +22,7 @@ import torch.nn.functional as Fn
 from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import WINDOW, ZERO_SHOT_FROM, Model  # noqa: E402
+from model import WINDOW, ZERO_SHOT_FROM, Model, for_export  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The classes the class head learns: VISTA3D ids. 20 (lung) = the five lobes merged, 21 (bone) = the vertebrae
@@ -117,10 +117,10 @@ def point_target(cmap, labels, lesions, rng):
     return labels == l, cid
 
 
-def corrective_clicks(mask, pred, pos_clicks, rng):
+def corrective_clicks(mask, pred, pos_clicks, rng, ring_width=2):
     """After a prediction from one positive click: a positive click deep in the largest miss (or another interior
     point) and a negative click deep in the largest false positive connected to a positive click (or just outside the
-    target). Returns [(x, y, z, label), (x, y, z, label)]."""
+    target: within `ring_width` voxels of it). Returns [(x, y, z, label), (x, y, z, label)]."""
     comp, n = ndimage.label(pred)
     keep = {comp[tuple(p)] for p in pos_clicks} - {0}
     pred = np.isin(comp, list(keep)) if keep else np.zeros_like(pred)
@@ -129,7 +129,7 @@ def corrective_clicks(mask, pred, pos_clicks, rng):
     if fp.any():
         n3 = interior_point(fp, rng, 0.8)
     else:
-        ring = np.argwhere(ndimage.binary_dilation(mask, iterations=2) & ~mask)
+        ring = np.argwhere(ndimage.binary_dilation(mask, iterations=ring_width) & ~mask)
         n3 = ring[rng.integers(len(ring))] if len(ring) else np.array([rng.integers(s) for s in mask.shape])
     return [(*p2, 1), (*n3, 0)]
 
@@ -151,7 +151,7 @@ def run_point(model, feats, clicks, cid):
     return model.point_head(feats, coords, labels, torch.tensor([[cid]], dtype=torch.int64))
 
 
-def train_step(model, batch, rng):
+def train_step(model, batch, rng, ring_width=2, corrective=0.6):
     x = torch.from_numpy(np.stack([b[0] for b in batch])[:, None])
     cm = torch.from_numpy(np.stack([b[1] for b in batch]).astype(np.int64))
     feats = model.encoder(x)
@@ -176,12 +176,12 @@ def train_step(model, batch, rng):
         mask, cid = t
         target = torch.from_numpy(mask.astype(np.float32))[None, None]
         c1 = (*interior_point(mask, rng, 0.7), 1)
-        if rng.random() < 0.4:
+        if rng.random() < 1 - corrective:
             p1 = p1 + point_loss(run_point(model, feats[b:b + 1], [c1], cid), target)
         else:
             with torch.no_grad():
                 l1 = run_point(model, feats[b:b + 1].detach(), [c1], cid)
-            more = corrective_clicks(mask, (l1[0, 0] > 0).numpy(), [c1[:3]], rng)
+            more = corrective_clicks(mask, (l1[0, 0] > 0).numpy(), [c1[:3]], rng, ring_width)
             if rng.random() < 0.3:
                 more = more[:1] if rng.random() < 0.5 else more[1:]
             p3 = p3 + point_loss(run_point(model, feats[b:b + 1], [c1, *more], cid), target)
@@ -193,10 +193,12 @@ def train_step(model, batch, rng):
 
 def export(model, out, roi, spacing, meta):
     """Writes encoder.onnx, class_head.onnx, point_head.onnx, model.json and parity.json (torch outputs on a fixed
-    input, which the TypeScript tests compare onnxruntime-node against) into `out`."""
+    input, which the TypeScript tests compare onnxruntime-node against) into `out`. The graphs are exported with
+    transposed convolutions rewritten (model.for_export), checked here to give the trained model's outputs."""
     import copy
     os.makedirs(out, exist_ok=True)
-    m = copy.deepcopy(model).eval()
+    trained = copy.deepcopy(model).eval()
+    m = for_export(copy.deepcopy(trained))
     X, Y, Z = roi
     gx, gy, gz = np.meshgrid(np.arange(X), np.arange(Y), np.arange(Z), indexing='ij')
     image = torch.from_numpy((0.5 + 0.4 * np.sin(0.3 * gx + 0.2 * gy + 0.1 * gz)).astype(np.float32))[None, None]
@@ -208,6 +210,11 @@ def export(model, out, roi, spacing, meta):
         feats = m.encoder(image)
         cl = m.class_head(feats, cv)
         pt = m.point_head(feats, pc, pl, pcv)
+        f0 = trained.encoder(image)
+        for what, a_, b_ in (('features', feats, f0), ('class logits', cl, trained.class_head(f0, cv)), ('point logits', pt, trained.point_head(f0, pc, pl, pcv))):
+            err = float((a_ - b_).abs().max())
+            if err > 1e-4 * (1 + float(b_.abs().max())):
+                raise SystemExit(f'export rewrite changed the {what} by {err}')
         kw = dict(opset_version=13, do_constant_folding=True)
         torch.onnx.export(m.encoder, (image,), os.path.join(out, 'encoder.onnx'), input_names=['image'], output_names=['features'], **kw)
         torch.onnx.export(m.class_head, (feats, cv), os.path.join(out, 'class_head.onnx'), input_names=['features', 'class_vector'],
@@ -275,6 +282,10 @@ def main(argv):
     ap.add_argument('--mix', default='0.82,0.12,0.06', help='fractions of torso, head, empty phantoms among the patches')
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--lesion-bias', type=float, default=0.3, help='fraction of patches centred near a lesion (when the phantom has one)')
+    ap.add_argument('--ring-width', type=int, default=2, help='voxels outside the target where a simulated negative click may fall when nothing is over-segmented')
+    ap.add_argument('--corrective', type=float, default=0.6, help='fraction of point prompts trained after simulated corrective clicks (the rest: one click)')
+    ap.add_argument('--learn-click-scale', action='store_true', help='train the weights of the click maps added to the point logits (fixed at 4 in runs 1-3)')
+    ap.add_argument('--export-only', action='store_true', help='export the --resume checkpoint to --out (--data for its spacing) and stop')
     ap.add_argument('--smoke', action='store_true', help='a few steps on 16^3 patches: checks that the script runs and exports')
     a = ap.parse_args(argv)
     if a.smoke:
@@ -283,13 +294,25 @@ def main(argv):
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     random.seed(a.seed)
-    t0 = time.time()
-    data = Data(a.data, rng)
     roi = (a.roi,) * 3
     model = Model()
     if a.resume:
-        model.load_state_dict(torch.load(a.resume)['model'])
-        print(f'resumed from {a.resume}', flush=True)
+        # parameters added since the checkpoint was written keep their initial values (reported); nothing else may differ
+        missing, unexpected = model.load_state_dict(torch.load(a.resume)['model'], strict=False)
+        if unexpected:
+            raise SystemExit(f'{a.resume} holds parameters this model lacks: {unexpected}')
+        print(f'resumed from {a.resume}' + (f'; new parameters at their initial values: {missing}' if missing else ''), flush=True)
+    if a.export_only:
+        if not a.resume:
+            raise SystemExit('--export-only needs --resume <checkpoint>')
+        spacing = json.load(open(os.path.join(a.data, 'index.json')))['spacing']
+        ck = torch.load(a.resume)
+        export(model, a.out, (a.roi,) * 3, spacing, dict(trained=f'Trained in several runs (models/training/README.md); exported from {os.path.basename(a.resume)} (step {ck.get("step")}).'))
+        print(f'exported {a.resume} to {a.out}', flush=True)
+        return 0
+    t0 = time.time()
+    data = Data(a.data, rng)
+    model.point_head.click_scale.requires_grad_(a.learn_click_scale)
     mix = tuple(float(v) for v in a.mix.split(','))
     nparam = sum(p.numel() for p in model.parameters())
     print(f'{len(data.items)} phantoms at {data.spacing} mm loaded in {time.time() - t0:.1f} s; {nparam} parameters', flush=True)
@@ -306,7 +329,7 @@ def main(argv):
     model.train()
     for step in range(1, a.steps + 1):
         batch = [sample_patch(data, rng, (a.patch,) * 3, a.lesion_bias, mix) for _ in range(a.batch)]
-        closs, p1, p3 = train_step(model, batch, rng)
+        closs, p1, p3 = train_step(model, batch, rng, a.ring_width, a.corrective)
         loss = closs + p1 + p3
         opt.zero_grad()
         loss.backward()
@@ -320,7 +343,7 @@ def main(argv):
         if step % 50 == 0 or a.smoke:
             print(f'step {step}/{a.steps} {time.time() - t0:.0f}s lr {sched.get_last_lr()[0]:.5f} class {run[0]:.3f} point1 {run[1]:.3f} point3 {run[2]:.3f}', flush=True)
         if step % a.export_every == 0 or step == a.steps:
-            what = f'Trained in two runs (models/training/README.md); the second, from {os.path.basename(a.resume)}, fine-tuned {step} of {a.steps} steps (patch mix {a.mix}, lesion bias {a.lesion_bias})' if a.resume else f'Trained {step} of {a.steps} steps'
+            what = f'Trained in several runs (models/training/README.md); the last, from {os.path.basename(a.resume)}, fine-tuned {step} of {a.steps} steps (patch mix {a.mix}, lesion bias {a.lesion_bias})' if a.resume else f'Trained {step} of {a.steps} steps'
             meta = dict(trained=f'{what} (seed {a.seed}, batch {a.batch}, {a.patch}^3 patches, {(time.time() - t0) / 60:.0f} min on 2 CPU cores).')
             export(model, a.out, roi, data.spacing, meta)
             if not a.smoke:
