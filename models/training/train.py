@@ -134,6 +134,29 @@ def corrective_clicks(mask, pred, pos_clicks, rng, ring_width=2):
     return [(*p2, 1), (*n3, 0)]
 
 
+def shown(pred, clicks):
+    """What the user sees: the components of `pred` holding a positive click (the pipeline's rule)."""
+    comp, _ = ndimage.label(pred)
+    keep = {comp[tuple(c[:3])] for c in clicks if c[3] == 1} - {0}
+    return np.isin(comp, list(keep)) if keep else np.zeros_like(pred)
+
+
+def next_click(mask, seen, rng, only=None):
+    """A simulated user's next click on the result `seen`: near the deepest voxel of the errors (missed -> positive,
+    over-segmented -> negative; `only` restricts the kind), as `npm run eval` places them; None without errors."""
+    best = None
+    for label in ((1, 0) if only is None else (only,)):
+        err = (mask & ~seen) if label == 1 else (seen & ~mask)
+        if not err.any():
+            continue
+        depth = ndimage.distance_transform_edt(np.pad(err, 1))[1:-1, 1:-1, 1:-1].max()
+        if best is None or depth > best[0]:
+            best = (depth, label, err)
+    if best is None:
+        return None
+    return (*interior_point(best[2], rng, 0.8), best[1])
+
+
 def dice_loss(logits, target, dims):
     p = torch.sigmoid(logits)
     inter = (p * target).sum(dims)
@@ -151,7 +174,7 @@ def run_point(model, feats, clicks, cid):
     return model.point_head(feats, coords, labels, torch.tensor([[cid]], dtype=torch.int64))
 
 
-def train_step(model, batch, rng, ring_width=2, corrective=0.6):
+def train_step(model, batch, rng, ring_width=2, corrective=0.6, iterative=0.0):
     x = torch.from_numpy(np.stack([b[0] for b in batch])[:, None])
     cm = torch.from_numpy(np.stack([b[1] for b in batch]).astype(np.int64))
     feats = model.encoder(x)
@@ -178,6 +201,17 @@ def train_step(model, batch, rng, ring_width=2, corrective=0.6):
         c1 = (*interior_point(mask, rng, 0.7), 1)
         if rng.random() < 1 - corrective:
             p1 = p1 + point_loss(run_point(model, feats[b:b + 1], [c1], cid), target)
+        elif iterative and rng.random() < iterative:
+            # each correction on the result shown, the third a negative unless the second was (as npm run eval does)
+            clicks = [c1]
+            for k in range(2):
+                with torch.no_grad():
+                    seen = shown((run_point(model, feats[b:b + 1].detach(), clicks, cid)[0, 0] > 0).numpy(), clicks)
+                c = next_click(mask, seen, rng, 0 if k == 1 and all(c[3] == 1 for c in clicks) else None)
+                if c is None:
+                    break
+                clicks.append(c)
+            p3 = p3 + point_loss(run_point(model, feats[b:b + 1], clicks, cid), target)
         else:
             with torch.no_grad():
                 l1 = run_point(model, feats[b:b + 1].detach(), [c1], cid)
@@ -284,6 +318,7 @@ def main(argv):
     ap.add_argument('--lesion-bias', type=float, default=0.3, help='fraction of patches centred near a lesion (when the phantom has one)')
     ap.add_argument('--ring-width', type=int, default=2, help='voxels outside the target where a simulated negative click may fall when nothing is over-segmented')
     ap.add_argument('--corrective', type=float, default=0.6, help='fraction of point prompts trained after simulated corrective clicks (the rest: one click)')
+    ap.add_argument('--iterative', type=float, default=0.0, help='fraction of corrected prompts simulated one click at a time on the result shown (the rest: both corrections from the 1-click result)')
     ap.add_argument('--learn-click-scale', action='store_true', help='train the weights of the click maps added to the point logits (fixed at 4 in runs 1-3)')
     ap.add_argument('--export-only', action='store_true', help='export the --resume checkpoint to --out (--data for its spacing) and stop')
     ap.add_argument('--smoke', action='store_true', help='a few steps on 16^3 patches: checks that the script runs and exports')
@@ -329,7 +364,7 @@ def main(argv):
     model.train()
     for step in range(1, a.steps + 1):
         batch = [sample_patch(data, rng, (a.patch,) * 3, a.lesion_bias, mix) for _ in range(a.batch)]
-        closs, p1, p3 = train_step(model, batch, rng, a.ring_width, a.corrective)
+        closs, p1, p3 = train_step(model, batch, rng, a.ring_width, a.corrective, a.iterative)
         loss = closs + p1 + p3
         opt.zero_grad()
         loss.backward()

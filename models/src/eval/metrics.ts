@@ -112,3 +112,26 @@ export function correctiveClicks(truth: Uint8Array, pred: Uint8Array, dims: Vec3
     { point: neg ?? [0, 0, 0], label: 0 },
   ];
 }
+
+/**
+ * A simulated user's next click on the result `pred` they see, for the target `truth`: at the voxel deepest inside
+ * the errors (missed → positive click, over-segmented → negative), as interactive-segmentation benchmarks place
+ * them; `only` restricts it to one kind of error. Null when there is no such error.
+ */
+export function nextClick(truth: Uint8Array, pred: Uint8Array, dims: Vec3, spacing: Vec3, only?: 0 | 1): Click | null {
+  const n = truth.length;
+  let best: Click | null = null;
+  let depth = 0;
+  for (const label of only === undefined ? ([1, 0] as const) : [only]) {
+    const err = new Uint8Array(n);
+    for (let o = 0; o < n; o++) err[o] = (label === 1 ? truth[o] && !pred[o] : pred[o] && !truth[o]) ? 1 : 0;
+    const d = distanceInside(err, dims, spacing);
+    for (let o = 0; o < n; o++) {
+      if (d[o] > depth) {
+        depth = d[o];
+        best = { point: voxelOf(o, dims), label };
+      }
+    }
+  }
+  return best;
+}

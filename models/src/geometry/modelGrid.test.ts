@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { closestOrientation, makeModelGrid, modelToSourceIndex, sourcePointToModel } from './modelGrid.ts';
 import { indexToWorld, type Mat3, type Vec3 } from './volume.ts';
-import { labelsToSource, resampleToModel } from '../pipeline/resample.ts';
+import { INSIDE, labelsToSource, logitsToSourceMask, NOT_PROCESSED, OUTSIDE, resampleToModel } from '../pipeline/resample.ts';
 
 describe('closestOrientation', () => {
   const table: [string, Mat3, string, Vec3, Vec3][] = [
@@ -59,5 +59,34 @@ describe('model grid', () => {
     // source voxel (0, 0, 0) ↔ nearest model voxel: along −x, −y the far end
     const u0 = sourcePointToModel(g, [0, 0, 0]).map(Math.round);
     assert.equal(back[0], labels[u0[0] + g.dims[0] * (u0[1] + g.dims[1] * u0[2])]);
+  });
+  it('point logits are thresholded on the original grid: a linear field cuts exactly where it crosses zero', () => {
+    // original: permuted and flipped axes, finer than the model; model box starts inside the grid
+    const fine = { dims: [20, 14, 11] as Vec3, spacing: [0.5, 0.7, 0.9] as Vec3, direction: [0, 0, -1, 1, 0, 0, 0, -1, 0] as Mat3, origin: [0, 0, 0] as Vec3 };
+    const g = makeModelGrid(fine, 'RAS', [2, 2, 2]);
+    const box = { lo: [1, 0, 1] as Vec3, hi: [g.dims[0], g.dims[1], g.dims[2]] as Vec3 };
+    const bd = box.hi.map((h, t) => h - box.lo[t]);
+    const field = (u: readonly number[]) => 0.7 * u[0] - 0.4 * u[1] + 0.3 * u[2] - 1.1; // of full-grid model indices
+    const logits = new Float32Array(bd[0] * bd[1] * bd[2]);
+    const processed = new Uint8Array(logits.length);
+    for (let o = 0; o < logits.length; o++) {
+      const u = [o % bd[0], Math.floor(o / bd[0]) % bd[1], Math.floor(o / (bd[0] * bd[1]))];
+      logits[o] = field(u.map((v, t) => v + box.lo[t]));
+      processed[o] = u[2] < bd[2] - 1 ? 1 : 0; // the last model slice ran no window
+    }
+    const mask = logitsToSourceMask(logits, processed, box, g, 0);
+    const seen = { [NOT_PROCESSED]: 0, [OUTSIDE]: 0, [INSIDE]: 0 };
+    for (let o = 0; o < mask.length; o++) {
+      const ijk = [o % fine.dims[0], Math.floor(o / fine.dims[0]) % fine.dims[1], Math.floor(o / (fine.dims[0] * fine.dims[1]))];
+      const u = sourcePointToModel(g, ijk);
+      const near = u.map(Math.round);
+      const expected =
+        near.some((v, t) => v < box.lo[t] || v >= box.hi[t]) || near[2] === box.hi[2] - 1 ? NOT_PROCESSED : field(u.map((v, t) => Math.min(Math.max(v, box.lo[t]), box.hi[t] - 1))) > 0 ? INSIDE : OUTSIDE;
+      // the unprocessed slice pulls its neighbours down: only check voxels whose trilinear stencil is processed
+      if (expected !== NOT_PROCESSED && u[2] > box.hi[2] - 2) continue;
+      assert.equal(mask[o], expected, `voxel [${ijk}] at model [${u.map((v) => v.toFixed(2))}]`);
+      seen[expected]++;
+    }
+    assert.ok(seen[NOT_PROCESSED] > 0 && seen[OUTSIDE] > 0 && seen[INSIDE] > 0, JSON.stringify(seen));
   });
 });

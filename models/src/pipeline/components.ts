@@ -1,7 +1,7 @@
 import type { Vec3 } from '../geometry/volume.ts';
 
 /**
- * Keeps the 6-connected components of `mask` (model layout, u0 fastest) that contain at least one seed;
+ * Keeps the 6-connected components of `mask` (x fastest, dims `dims`) that contain at least one seed;
  * everything else becomes 0. Seeds outside the image or on a 0 voxel select nothing. Returns a new mask.
  */
 export function keepComponentsWithSeeds(mask: Uint8Array, dims: Vec3, seeds: readonly Vec3[]): Uint8Array {

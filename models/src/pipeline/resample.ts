@@ -100,3 +100,93 @@ export function labelsToSource(labels: Uint8Array, box: Box, grid: ModelGrid, ou
   }
   return out;
 }
+
+/** Point-mask values of `logitsToSourceMask`. */
+export const NOT_PROCESSED = 0;
+export const OUTSIDE = 1;
+export const INSIDE = 2;
+
+/**
+ * Trilinear inversion of one channel of model-space logits onto the original grid, thresholded there, so that
+ * a structure a few model voxels wide gets boundaries at the original resolution instead of model-voxel blocks
+ * (measured on the phantoms' lesions: see models/training/README.md).
+ * `logits` and `processed` (1 where a window ran): model layout restricted to `box`. An original voxel whose
+ * nearest model voxel was not processed (or lies outside the box) is NOT_PROCESSED; else INSIDE where the
+ * interpolated logit exceeds `threshold` and OUTSIDE otherwise. Unprocessed neighbours count as `threshold − 1`.
+ * Only original voxels within the processed region's bounding box are visited. Output: original layout.
+ */
+export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, box: Box, grid: ModelGrid, threshold: number): Uint8Array {
+  const bd = boxDims(box);
+  const strides = [1, bd[0], bd[0] * bd[1]];
+  const values = new Float32Array(logits.length);
+  const lo: Vec3 = [...bd];
+  const hi: Vec3 = [0, 0, 0];
+  for (let o = 0; o < logits.length; o++) {
+    if (!processed[o]) {
+      values[o] = threshold - 1;
+      continue;
+    }
+    values[o] = logits[o];
+    const u = [o % bd[0], Math.floor(o / bd[0]) % bd[1], Math.floor(o / strides[2])];
+    for (let t = 0; t < 3; t++) {
+      if (u[t] < lo[t]) lo[t] = u[t];
+      if (u[t] >= hi[t]) hi[t] = u[t] + 1;
+    }
+  }
+  const out = new Uint8Array(grid.sourceDims[0] * grid.sourceDims[1] * grid.sourceDims[2]);
+  if (hi[0] <= lo[0]) return out;
+  // Per original axis a (model axis t): the range of original indices whose nearest model voxel lies in [lo, hi),
+  // and for each index the two model offsets and the weight of the upper one.
+  const tables: { from: number; to: number; near: Int32Array; a: Int32Array; b: Int32Array; w: Float32Array }[] = [];
+  for (let t = 0; t < 3; t++) {
+    const axis = grid.perm[t];
+    const n = grid.sourceDims[axis];
+    const near = new Int32Array(n);
+    const a = new Int32Array(n);
+    const b = new Int32Array(n);
+    const w = new Float32Array(n);
+    let from = n;
+    let to = 0;
+    for (let x = 0; x < n; x++) {
+      const u = sourceToModelIndex(grid, t, x) - box.lo[t];
+      const r = Math.round(u);
+      near[x] = r >= lo[t] && r < hi[t] ? r * strides[t] : -1;
+      if (near[x] >= 0) {
+        from = Math.min(from, x);
+        to = Math.max(to, x + 1);
+      }
+      const c = Math.min(Math.max(u, 0), bd[t] - 1);
+      const f = Math.min(Math.floor(c), bd[t] - 1);
+      a[x] = f * strides[t];
+      b[x] = Math.min(f + 1, bd[t] - 1) * strides[t];
+      w[x] = c - f;
+    }
+    tables[axis] = { from, to, near, a, b, w };
+  }
+  const [n0, n1] = grid.sourceDims;
+  const [T0, T1, T2] = tables;
+  for (let k = T2.from; k < T2.to; k++) {
+    if (T2.near[k] < 0) continue;
+    const c0 = T2.a[k], c1 = T2.b[k], wc = T2.w[k];
+    for (let j = T1.from; j < T1.to; j++) {
+      if (T1.near[j] < 0) continue;
+      const b0 = T1.a[j], b1 = T1.b[j], wb = T1.w[j];
+      const p00 = b0 + c0, p10 = b1 + c0, p01 = b0 + c1, p11 = b1 + c1;
+      const base = T2.near[k] + T1.near[j];
+      const row = n0 * (j + n1 * k);
+      for (let i = T0.from; i < T0.to; i++) {
+        const ni = T0.near[i];
+        if (ni < 0 || !processed[base + ni]) continue;
+        const a0 = T0.a[i], a1 = T0.b[i], wa = T0.w[i];
+        const v00 = values[p00 + a0] + wa * (values[p00 + a1] - values[p00 + a0]);
+        const v10 = values[p10 + a0] + wa * (values[p10 + a1] - values[p10 + a0]);
+        const v01 = values[p01 + a0] + wa * (values[p01 + a1] - values[p01 + a0]);
+        const v11 = values[p11 + a0] + wa * (values[p11 + a1] - values[p11 + a0]);
+        const v0 = v00 + wb * (v10 - v00);
+        const v1 = v01 + wb * (v11 - v01);
+        out[row + i] = v0 + wc * (v1 - v0) > threshold ? INSIDE : OUTSIDE;
+      }
+    }
+  }
+  return out;
+}

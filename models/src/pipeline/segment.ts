@@ -8,7 +8,7 @@ import { keepComponentsWithSeeds } from './components.ts';
 import type { ModelManifest } from './manifest.ts';
 import { preprocess } from './preprocess.ts';
 import { LabelSet, resolvePrompts, type Prompts, type ResolvedPrompts } from './prompts.ts';
-import { boxDims, labelsToSource } from './resample.ts';
+import { boxDims, INSIDE, labelsToSource, logitsToSourceMask, NOT_PROCESSED } from './resample.ts';
 import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap } from './slidingWindow.ts';
 
 export interface Progress {
@@ -186,7 +186,7 @@ export class Vista3dPipeline {
     }
 
     // Point prompt: windows around the clicks only; the rest is "not processed".
-    let pointMask: Uint8Array | null = null;
+    let pointLogits: Float32Array | null = null;
     let processed: Uint8Array | null = null;
     if (resolved.point) {
       const pt = resolved.point;
@@ -208,30 +208,35 @@ export class Vista3dPipeline {
         accumulatePatch(acc, wsum, dims, checkLogits(out[spec.outputs.logits], 1, roi, 'pointHead'), 1, start, roi, weights);
         tick();
       }
-      const mask = new Uint8Array(n);
+      pointLogits = new Float32Array(n);
       processed = new Uint8Array(n);
       for (let i = 0; i < n; i++) {
         if (wsum[i] > 0) {
           processed[i] = 1;
-          mask[i] = acc[i] / wsum[i] > m.inference.threshold ? 1 : 0;
+          pointLogits[i] = acc[i] / wsum[i];
         }
       }
-      const positives = modelPoints.filter((_, i) => pt.labels[i] === 1 || pt.labels[i] === 3);
-      pointMask = keepComponentsWithSeeds(mask, dims, positives);
     }
     const t2 = performance.now();
     onProgress?.({ stage: 'postprocess', done: 0, total: 1 });
     throwIfAborted(signal);
 
-    const modelLabels = classLabels ?? new Uint8Array(n).fill(m.notProcessedValue);
-    if (resolved.point && pointMask && processed) {
-      const id = resolved.point.labelId;
-      for (let i = 0; i < n; i++) {
-        if (pointMask[i]) modelLabels[i] = id;
-        else if (processed[i] && (modelLabels[i] === id || modelLabels[i] === m.notProcessedValue)) modelLabels[i] = 0;
+    const data = labelsToSource(classLabels ?? new Uint8Array(n).fill(m.notProcessedValue), pre.box, pre.grid, 0);
+    if (resolved.point && pointLogits && processed) {
+      // The point mask is thresholded on the original grid (trilinear logits), then only the components that
+      // hold a positive click are kept; it replaces the label where it is and clears it elsewhere in its windows.
+      const pt = resolved.point;
+      const mask = logitsToSourceMask(pointLogits, processed, pre.box, pre.grid, m.inference.threshold);
+      const inside = new Uint8Array(mask.length);
+      for (let i = 0; i < mask.length; i++) inside[i] = mask[i] === INSIDE ? 1 : 0;
+      const positives = pt.points.filter((_, i) => pt.labels[i] === 1 || pt.labels[i] === 3);
+      const keep = keepComponentsWithSeeds(inside, volume.dims as Vec3, positives);
+      const id = pt.labelId;
+      for (let i = 0; i < data.length; i++) {
+        if (keep[i]) data[i] = id;
+        else if (mask[i] !== NOT_PROCESSED && (data[i] === id || data[i] === m.notProcessedValue)) data[i] = 0;
       }
     }
-    const data = labelsToSource(modelLabels, pre.box, pre.grid, 0);
     const t3 = performance.now();
     onProgress?.({ stage: 'done', done: 1, total: 1 });
     return {
