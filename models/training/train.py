@@ -270,7 +270,7 @@ def export(model, out, roi, spacing, meta):
     manifest = dict(
         schemaVersion=1,
         name=meta.get('name', 'vista3d-phantom-small'),
-        version=meta.get('version', '0.1.0'),
+        version=meta.get('version', '0.2.0'),
         description=(
             'A small demo model with the VISTA3D three-graph contract (encoder -> features; class head; point head), trained on CPU '
             'on synthetic phantoms from models/src/phantom by models/training/train.py. NOT NVIDIA\'s VISTA3D and not for real images: '
