@@ -29,18 +29,20 @@ export async function bench(): Promise<void> {
       modelDir = join(dir, 'model');
       await writeBundleDir(modelDir, convBundle({ roi: 64, channels: 8, layers: 3 }));
     }
-    const config = loadConfig({ NIM_HTTP_API_PORT: '0', MODEL_DIR: modelDir, DEVICE: 'cpu', IMAGE_ROOTS: join(dir, 'images'), LOG_LEVEL: 'silent', QUEUE_DEPTH: '16' });
-    const s = await startServer(config, { log: createLogger('silent') });
+    // throughput without the feature cache: every request runs the encoder, as on a new image
+    const env = { NIM_HTTP_API_PORT: '0', MODEL_DIR: modelDir, DEVICE: 'cpu', IMAGE_ROOTS: join(dir, 'images'), LOG_LEVEL: 'silent', QUEUE_DEPTH: '16' };
+    const s = await startServer(loadConfig({ ...env, FEATURE_CACHE_BYTES: '0' }), { log: createLogger('silent') });
     await s.ready;
     const model = ((await (await fetch(`${s.url}/v1/vista3d/info`)).json()) as { model: { name: string }; everything: number[] });
     const body = JSON.stringify({ image: 'head.nii.gz', prompts: { classes: model.everything.slice(0, 3) } });
-    const one = async () => {
+    const request = async (url: string, payload: string) => {
       const t0 = performance.now();
-      const r = await fetch(`${s.url}/v1/vista3d/inference`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const r = await fetch(`${url}/v1/vista3d/inference`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
       await r.arrayBuffer();
       if (r.status !== 200) throw new Error(`bench request failed: ${r.status}`);
       return performance.now() - t0;
     };
+    const one = () => request(s.url, body);
     await one(); // warm-up
     console.log(`\n## 4. Server throughput, head CT, model ${model.model.name}, class prompts (3 labels) — baseline: 1 client`);
     let baseline = 0;
@@ -60,6 +62,18 @@ export async function bench(): Promise<void> {
       );
     }
     await s.close();
+
+    // the next click on the same image: the encoder's features come from the cache (FEATURE_CACHE_BYTES default)
+    const c = await startServer(loadConfig(env), { log: createLogger('silent') });
+    await c.ready;
+    const click = (i: number) => JSON.stringify({ image: 'head.nii.gz', prompts: { points: { '133': [[128 + i, 128, 54]] } } });
+    const cold = await request(c.url, click(0));
+    const warm: number[] = [];
+    for (let i = 1; i <= 4; i++) warm.push(await request(c.url, click(i)));
+    warm.sort((a, b) => a - b);
+    console.log(`\n## 5. A click on the same image again (point prompt, head CT) — baseline: the first click, encoder run`);
+    console.log(`first click ${(cold / 1000).toFixed(2)} s; next clicks, features cached: median ${(percentile(warm, 0.5) / 1000).toFixed(2)} s (×${(percentile(warm, 0.5) / cold).toFixed(2)} of the first)`);
+    await c.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -160,8 +160,11 @@ export async function evaluateVolume(pipeline: Vista3dPipeline, name: string, ph
   return out;
 }
 
-/** Mean ms per window of each graph on one random patch (encoder; class head with every supported class; point head with 1 and 3 clicks). */
-export async function graphCosts(bundle: ModelBundle, backend: Backend, repeats = 5): Promise<{ encoder: number; classHead: number; point1: number; point3: number }> {
+/**
+ * Median ms per window of each graph on one random patch (encoder; class head with every supported class; point head
+ * with 1 and 3 clicks), after two warm-up runs each: medians, since a shared 2-core machine adds outliers.
+ */
+export async function graphCosts(bundle: ModelBundle, backend: Backend, repeats = 15): Promise<{ encoder: number; classHead: number; point1: number; point3: number }> {
   const m = bundle.manifest;
   const g = m.graphs;
   const roi = m.inference.roiSize;
@@ -173,9 +176,14 @@ export async function graphCosts(bundle: ModelBundle, backend: Backend, repeats 
     const image = tensor('float32', Float32Array.from({ length: size }, (_, i) => (Math.sin(i * 0.37) + 1) / 2), [1, 1, ...roi]);
     const time = async (f: () => Promise<unknown>) => {
       await f();
-      const t = performance.now();
-      for (let r = 0; r < repeats; r++) await f();
-      return (performance.now() - t) / repeats;
+      await f();
+      const t: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const t0 = performance.now();
+        await f();
+        t.push(performance.now() - t0);
+      }
+      return t.sort((a, b) => a - b)[Math.floor(repeats / 2)];
     };
     let features = (await enc.run({ [g.encoder.inputs.image]: image }))[g.encoder.outputs.features];
     const encoder = await time(async () => (features = (await enc.run({ [g.encoder.inputs.image]: image }))[g.encoder.outputs.features]));

@@ -9,7 +9,7 @@ import type { ModelManifest } from './manifest.ts';
 import { preprocess } from './preprocess.ts';
 import { LabelSet, resolvePrompts, type Prompts, type ResolvedPrompts } from './prompts.ts';
 import { boxDims, INSIDE, labelsToSource, logitsToSourceMask, NOT_PROCESSED } from './resample.ts';
-import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap } from './slidingWindow.ts';
+import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap, pointWindowSnap } from './slidingWindow.ts';
 
 export interface Progress {
   stage: 'preprocess' | 'inference' | 'postprocess' | 'done';
@@ -122,7 +122,7 @@ export class Vista3dPipeline {
       });
       const keys = new Set<string>();
       for (const p of modelPoints) {
-        const s = [0, 1, 2].map((t) => centredStart(p[t], dims[t], roi[t])) as Vec3;
+        const s = [0, 1, 2].map((t) => centredStart(p[t], dims[t], roi[t], pointWindowSnap(roi[t]))) as Vec3;
         if (!keys.has(s.join(','))) {
           keys.add(s.join(','));
           pointWindows.push(s);
@@ -227,14 +227,16 @@ export class Vista3dPipeline {
       // hold a positive click are kept; it replaces the label where it is and clears it elsewhere in its windows.
       const pt = resolved.point;
       const mask = logitsToSourceMask(pointLogits, processed, pre.box, pre.grid, m.inference.threshold);
-      const inside = new Uint8Array(mask.length);
-      for (let i = 0; i < mask.length; i++) inside[i] = mask[i] === INSIDE ? 1 : 0;
       const positives = pt.points.filter((_, i) => pt.labels[i] === 1 || pt.labels[i] === 3);
-      const keep = keepComponentsWithSeeds(inside, volume.dims as Vec3, positives);
+      const keep = keepComponentsWithSeeds(mask, volume.dims as Vec3, positives, INSIDE);
       const id = pt.labelId;
+      const none = m.notProcessedValue;
       for (let i = 0; i < data.length; i++) {
         if (keep[i]) data[i] = id;
-        else if (mask[i] !== NOT_PROCESSED && (data[i] === id || data[i] === m.notProcessedValue)) data[i] = 0;
+        else if (mask[i] !== NOT_PROCESSED) {
+          const v = data[i];
+          if (v === id || v === none) data[i] = 0;
+        }
       }
     }
     const t3 = performance.now();
