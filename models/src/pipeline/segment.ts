@@ -9,7 +9,7 @@ import type { ModelManifest } from './manifest.ts';
 import { preprocess } from './preprocess.ts';
 import { LabelSet, resolvePrompts, type Prompts, type ResolvedPrompts } from './prompts.ts';
 import { boxDims, INSIDE, labelsToSource, logitsToSourceMask, NOT_PROCESSED } from './resample.ts';
-import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap, pointWindowSnap } from './slidingWindow.ts';
+import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap } from './slidingWindow.ts';
 
 export interface Progress {
   stage: 'preprocess' | 'inference' | 'postprocess' | 'done';
@@ -122,7 +122,7 @@ export class Vista3dPipeline {
       });
       const keys = new Set<string>();
       for (const p of modelPoints) {
-        const s = [0, 1, 2].map((t) => centredStart(p[t], dims[t], roi[t], pointWindowSnap(roi[t]))) as Vec3;
+        const s = [0, 1, 2].map((t) => centredStart(p[t], dims[t], roi[t])) as Vec3;
         if (!keys.has(s.join(','))) {
           keys.add(s.join(','));
           pointWindows.push(s);

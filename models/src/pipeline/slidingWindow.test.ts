@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Vec3 } from '../geometry/volume.ts';
-import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap, pointWindowSnap, windowStarts } from './slidingWindow.ts';
+import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap, windowStarts } from './slidingWindow.ts';
 
 describe('windowStarts', () => {
   const table: [number, number, number, number[]][] = [
@@ -43,18 +43,6 @@ describe('centredStart', () => {
     [4.6, 40, 8, 1],
   ];
   for (const [p, size, roi, want] of table) it(`p ${p}, size ${size}, roi ${roi} → ${want}`, () => assert.equal(centredStart(p, size, roi), want));
-  it('snapped: clicks a few voxels apart share one window, each within snap/2 of its centre, inside the image', () => {
-    const roi = 48;
-    const snap = pointWindowSnap(roi);
-    assert.equal(snap, 8);
-    assert.deepEqual([60, 61, 63, 64].map((p) => centredStart(p, 200, roi, snap)), [40, 40, 40, 40]);
-    assert.equal(centredStart(56, 200, roi, snap), 32);
-    for (let p = 0; p < 200; p += 0.7) {
-      const s = centredStart(p, 200, roi, snap);
-      assert.ok(s >= 0 && s + roi <= 200 && s % snap === 0 || s === 200 - roi, `p ${p}: start ${s}`);
-      if (s > 0 && s < 200 - roi) assert.ok(Math.abs(Math.round(p) - (s + roi / 2)) <= snap / 2, `p ${p}: start ${s}`);
-    }
-  });
 });
 
 describe('importanceMap', () => {

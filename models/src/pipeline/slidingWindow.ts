@@ -26,20 +26,10 @@ export function gridWindows(dims: Vec3, roi: Vec3, overlap: number): Vec3[] {
   return out;
 }
 
-/**
- * The start of the window centred (as far as the image allows) on model voxel `p`, along one axis, snapped to a
- * multiple of `snap` voxels: clicks a few voxels apart then share one window, so a correction runs one window and
- * finds its encoder features cached; `p` stays within snap/2 voxels of the centre.
- */
-export function centredStart(p: number, size: number, roi: number, snap = 1): number {
+/** The start of the window centred (as far as the image allows) on model voxel `p`, along one axis. */
+export function centredStart(p: number, size: number, roi: number): number {
   if (size <= roi) return Math.ceil((size - roi) / 2);
-  const start = Math.round((Math.round(p) - Math.floor(roi / 2)) / snap) * snap;
-  return Math.min(Math.max(start, 0), size - roi);
-}
-
-/** Snap of point windows (centredStart): a sixth of the window. */
-export function pointWindowSnap(roi: number): number {
-  return Math.max(1, Math.floor(roi / 6));
+  return Math.min(Math.max(Math.round(p) - Math.floor(roi / 2), 0), size - roi);
 }
 
 /**
