@@ -19,7 +19,7 @@ import { writeNrrd } from '../models/src/io/nrrd.ts';
 import { Vista3dPipeline } from '../models/src/pipeline/segment.ts';
 import { convBundle } from '../models/test/support/convBundle.ts';
 import { loadHeadCT } from '../models/test/support/realData.ts';
-import { machine, timeIt } from './measure.ts';
+import { machine, timeIt } from '../models/src/eval/measure.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 

@@ -14,7 +14,7 @@ import { loadBundleFromDir } from '../models/src/node/files.ts';
 import { runIfMain } from '../models/src/node/cli.ts';
 import { generatePhantom } from '../models/src/phantom/generate.ts';
 import { Vista3dPipeline } from '../models/src/pipeline/segment.ts';
-import { machine, timeIt } from './measure.ts';
+import { machine, timeIt } from '../models/src/eval/measure.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({

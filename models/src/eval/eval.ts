@@ -26,6 +26,7 @@ import type { ModelBundle } from '../pipeline/bundle.ts';
 import { Vista3dPipeline, type FeatureCache } from '../pipeline/segment.ts';
 import { evalCases, phantomOptions } from './cases.ts';
 import { correctiveClicks, deepestVoxel, dice, nextClick, type Click } from './metrics.ts';
+import { timeIt } from './measure.ts';
 import { checkParity, type ParityReference } from './parity.ts';
 import { loadHeadCT } from '../../test/support/realData.ts';
 import { runIfMain } from '../node/cli.ts';
@@ -174,17 +175,7 @@ export async function graphCosts(bundle: ModelBundle, backend: Backend, repeats 
   const ph = await backend.loadGraph(bundle.graphs.pointHead, 'pointHead');
   try {
     const image = tensor('float32', Float32Array.from({ length: size }, (_, i) => (Math.sin(i * 0.37) + 1) / 2), [1, 1, ...roi]);
-    const time = async (f: () => Promise<unknown>) => {
-      await f();
-      await f();
-      const t: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        await f();
-        t.push(performance.now() - t0);
-      }
-      return t.sort((a, b) => a - b)[Math.floor(repeats / 2)];
-    };
+    const time = async (f: () => Promise<unknown>) => (await timeIt(f, repeats, 2)).median;
     let features = (await enc.run({ [g.encoder.inputs.image]: image }))[g.encoder.outputs.features];
     const encoder = await time(async () => (features = (await enc.run({ [g.encoder.inputs.image]: image }))[g.encoder.outputs.features]));
     const ids = (m.supportedLabels ?? []).slice(0, m.inference.maxClassesPerRun);

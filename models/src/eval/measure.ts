@@ -6,9 +6,9 @@ export function machine(): string {
   return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}-${process.arch}`;
 }
 
-/** Median and minimum wall time (ms) of `repeats` calls after one warm-up call. */
-export async function timeIt(fn: () => Promise<unknown> | unknown, repeats: number): Promise<{ median: number; min: number }> {
-  await fn(); // warm-up
+/** Median and minimum wall time (ms) of `repeats` calls after `warmups` calls. */
+export async function timeIt(fn: () => Promise<unknown> | unknown, repeats: number, warmups = 1): Promise<{ median: number; min: number }> {
+  for (let i = 0; i < warmups; i++) await fn();
   const t: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
