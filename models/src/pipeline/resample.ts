@@ -127,11 +127,15 @@ export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, 
       continue;
     }
     values[o] = logits[o];
-    const u = [o % bd[0], Math.floor(o / bd[0]) % bd[1], Math.floor(o / strides[2])];
-    for (let t = 0; t < 3; t++) {
-      if (u[t] < lo[t]) lo[t] = u[t];
-      if (u[t] >= hi[t]) hi[t] = u[t] + 1;
-    }
+    const x = o % bd[0];
+    const y = ((o - x) / bd[0]) % bd[1];
+    const z = (o - x - bd[0] * y) / strides[2];
+    if (x < lo[0]) lo[0] = x;
+    if (x >= hi[0]) hi[0] = x + 1;
+    if (y < lo[1]) lo[1] = y;
+    if (y >= hi[1]) hi[1] = y + 1;
+    if (z < lo[2]) lo[2] = z;
+    if (z >= hi[2]) hi[2] = z + 1;
   }
   const out = new Uint8Array(grid.sourceDims[0] * grid.sourceDims[1] * grid.sourceDims[2]);
   if (hi[0] <= lo[0]) return out;
@@ -177,6 +181,7 @@ export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, 
       for (let i = T0.from; i < T0.to; i++) {
         const ni = T0.near[i];
         if (ni < 0 || !processed[base + ni]) continue;
+        // resampleToModel's arithmetic, inlined: a shared helper, called on several typed-array kinds, measured slower
         const a0 = T0.a[i], a1 = T0.b[i], wa = T0.w[i];
         const v00 = values[p00 + a0] + wa * (values[p00 + a1] - values[p00 + a0]);
         const v10 = values[p10 + a0] + wa * (values[p10 + a1] - values[p10 + a0]);
