@@ -1,20 +1,11 @@
 import { unzipSync } from 'fflate';
-import { readNifti, type Volume } from '@vista3d/models';
+import { readNifti, type JobView, type Volume } from '@vista3d/models';
 import type { ServerInfo } from '../state/store.ts';
 
 /** The request body of the NIM (snake_case on the wire), with our point_labels extension. */
 export interface InferenceBody {
   image: string;
   prompts?: { classes?: (string | number)[]; points?: Record<string, number[][]>; point_labels?: Record<string, number[]> };
-}
-
-export interface JobView {
-  id: string;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-  stage: string;
-  done: number;
-  total: number;
-  error?: { status: number; detail: string };
 }
 
 /** An error to show in the panel, in plain words. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { JobView } from '@vista3d/models';
 import { toHttpError } from '../http/errors.ts';
 import type { InferenceOutput } from './service.ts';
 
@@ -6,13 +7,7 @@ import type { InferenceOutput } from './service.ts';
  * Inference jobs that a browser can watch (progress: windows done / total) and cancel, for the viewer.
  * Bounded: at most `maxJobs` kept; finished jobs expire after `ttlMs`.
  */
-export interface Job {
-  id: string;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-  stage: string;
-  done: number;
-  total: number;
-  error?: { status: number; detail: string };
+export interface Job extends Omit<JobView, 'file_name'> {
   result?: InferenceOutput;
   abort: AbortController;
   finishedAt?: number;
@@ -76,6 +71,6 @@ export class JobRegistry {
 }
 
 /** The public view of a job (no result bytes). */
-export function describeJob(j: Job): Record<string, unknown> {
+export function describeJob(j: Job): JobView {
   return { id: j.id, state: j.state, stage: j.stage, done: j.done, total: j.total, ...(j.error ? { error: j.error } : {}), ...(j.result ? { file_name: j.result.fileName } : {}) };
 }
