@@ -1,8 +1,12 @@
-import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
+import { Authenticator } from './auth/authenticator.ts';
+import { authRoutes, requireAuth } from './auth/routes.ts';
 import type { Config } from './config.ts';
 import { errorHandler, HttpError } from './http/errors.ts';
+import { declaredLengthLimit, jsonBodiesOnly, sameOriginOnly } from './http/guards.ts';
+import type { JobRegistry } from './inference/jobs.ts';
 import type { ImageSource } from './images/imageSource.ts';
 import type { InferenceService } from './inference/service.ts';
 import type { Logger } from './logger.ts';
@@ -26,6 +30,10 @@ export interface AppDeps {
   version: string;
   /** Extra routers mounted after /v1 (the viewer, the DICOMweb proxy). */
   extraRoutes?: (app: Express) => void;
+  /** Who a request comes from; default: from the configuration. */
+  auth?: Authenticator;
+  /** The viewer's jobs; default: a registry from the configuration (the server closes its own at shutdown). */
+  jobs?: JobRegistry;
 }
 
 function requestIds(): RequestHandler {
@@ -33,18 +41,6 @@ function requestIds(): RequestHandler {
     const given = req.get('x-request-id');
     res.locals.requestId = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     res.set('X-Request-Id', res.locals.requestId);
-    next();
-  };
-}
-
-function bearerAuth(apiKey: string | undefined): RequestHandler {
-  const want = apiKey ? createHash('sha256').update(apiKey).digest() : null;
-  return (req, _res, next) => {
-    if (!want || req.path.startsWith('/health/')) return next();
-    const m = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
-    if (!m) return next(new HttpError(401, 'unauthorized', 'this server requires an API key: send "Authorization: Bearer <key>"', { 'WWW-Authenticate': 'Bearer' }));
-    const got = createHash('sha256').update(m[1].trim()).digest();
-    if (!timingSafeEqual(got, want)) return next(new HttpError(401, 'unauthorized', 'the API key is wrong', { 'WWW-Authenticate': 'Bearer' }));
     next();
   };
 }
@@ -79,10 +75,15 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  // CSRF: state changes only from our own origin (or CORS_ORIGINS), whatever the route.
+  app.use(sameOriginOnly({ publicOrigin: config.dicomweb.publicOrigin, corsOrigins: config.corsOrigins }));
   // CORS: closed unless origins are configured (same-origin needs none).
   if (config.corsOrigins.length) app.use('/v1', cors({ origin: config.corsOrigins, allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'], exposedHeaders: ['X-Request-Id', 'Retry-After'] }));
-  app.use('/v1', bearerAuth(config.apiKey));
-  app.use('/v1', express.json({ limit: config.maxBodyBytes, type: () => true }));
+  // Authentication on every route but health and the viewer's static files (SECURITY.md).
+  const auth = deps.auth ?? new Authenticator(config, log);
+  authRoutes(auth, { withUsers: Boolean(config.auth.usersFile), gateViewer: auth.sessionsEnabled && !config.auth.oidc?.clientId })(app);
+  app.use(['/v1', '/dicomweb'], requireAuth(auth));
+  app.use('/v1', declaredLengthLimit(config.maxBodyBytes, 'MAX_BODY_BYTES'), jsonBodiesOnly(), express.json({ limit: config.maxBodyBytes, type: ['application/json', '+json'] }));
   app.use('/v1', v1Router(deps));
   app.use('/v1', (req, _res, next) => next(new HttpError(404, 'not_found', `no endpoint ${req.method} /v1${req.path}`)));
   deps.extraRoutes?.(app);

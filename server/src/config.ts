@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { parseWhitelistEntry, type UrlPattern } from './images/domainWhitelist.ts';
 
 /**
  * The server's configuration: one typed object read from the environment once at start-up (STYLE rule 7).
@@ -45,7 +46,7 @@ const EnvSchema = z.object({
   IMAGE_ROOTS: paths.default([]),
   /** Folders that `local_working_dir` may point into. Empty: none allowed. */
   OUTPUT_ROOTS: paths.default([]),
-  /** Regular expressions, each matched against the whole image URL; empty: any URL that passes the network checks. */
+  /** URL prefixes, host names, `*` globs or regular expressions (the rule: images/domainWhitelist.ts); empty: any URL that passes the network checks. */
   DOMAIN_WHITELIST: list.default([]),
   SUPPORTED_IMAGE_EXT: list.default(['.nii', '.nii.gz', '.nrrd', '.dcm']),
   IMAGE_URI_HTTPS_ONLY: bool.default(false),
@@ -60,12 +61,47 @@ const EnvSchema = z.object({
   /** Longest a request may take, queueing included. */
   REQUEST_TIMEOUT_MS: int(1).default(900_000),
   MAX_BODY_BYTES: int(1).default(1024 * 1024),
-  /** Requests that may wait behind the running one before the server answers 503. */
+  /** Requests admitted behind the running one (loading their image or waiting for the device) before the server answers 503. */
   QUEUE_DEPTH: int(0).default(8),
+  /** Images downloaded and decoded at once (bytes in flight ≤ this × MAX_DOWNLOAD_BYTES); admitted requests wait for a slot. */
+  MAX_CONCURRENT_LOADS: int(1, 64).default(2),
+  /** Most model-space voxels one request may make (its image resampled to the model's spacing), checked before allocating. */
+  MAX_MODEL_VOXELS: int(1).default(2 ** 27),
+  /** Most sliding windows one request may run (classes × windows + point windows), checked before running any. */
+  MAX_WINDOWS: int(1).default(1024),
+  /** Jobs (/v1/vista3d/jobs) kept at once, running or finished and not yet expired; beyond: 503. */
+  MAX_JOBS: int(1).default(64),
+  /** Jobs one client (API key, user or address) may hold at once; beyond: 503 for that client only. */
+  MAX_JOBS_PER_CLIENT: int(1).default(8),
+  /** Finished jobs' results expire this long after the job ends (ms); a fetched result after RESULT_FETCHED_TTL_MS. */
+  RESULT_TTL_MS: int(1000).default(10 * 60_000),
+  RESULT_FETCHED_TTL_MS: int(0).default(60_000),
+  /** Folder for finished jobs' results (written atomically, removed on expiry); default: a fresh folder under the OS temp dir. */
+  RESULT_DIR: z.string().min(1).optional(),
+  /** Bytes of results kept on disk at once; when used up, new jobs get 503 until results expire or are fetched. */
+  RESULT_STORE_BYTES: int(1).default(4 * 1024 ** 3),
+  /** Longest a request body may take to arrive (ms): slow bodies are cut. */
+  BODY_TIMEOUT_MS: int(1000).default(120_000),
+  /** Most simultaneous client connections. */
+  MAX_CONNECTIONS: int(1).default(256),
+  /** Most entries in a DICOMweb list parameter (frames, includefield, …). */
+  MAX_LIST_ENTRIES: int(1).default(1024),
   /** Bytes of encoder features kept between requests on the same image (LRU; the next click runs only the heads); 0 disables. */
   FEATURE_CACHE_BYTES: int(0).default(1024 ** 3),
-  /** When set, every /v1 request except health must carry `Authorization: Bearer <API_KEY>`. */
+  /** When set, every request but health and the viewer's static files must be authenticated; scripts send `Authorization: Bearer <API_KEY>`. */
   API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** People who may log in to the viewer (/login, session cookie): a file of `name:scrypt$…` lines (`npm run user -- add NAME`). Turns authentication on. */
+  USERS_FILE: z.string().min(1).optional(),
+  /** How long a viewer login lasts without use (ms). */
+  SESSION_IDLE_MS: int(60_000).default(8 * 3600_000),
+  /** OpenID Connect: bearer tokens (JWT) from this issuer are accepted (OHIF's oidc login attaches them). Turns authentication on. */
+  OIDC_ISSUER: z.url({ protocol: /^https?$/, error: 'must be the issuer URL, e.g. https://keycloak.example.org/realms/hospital' }).optional(),
+  /** The audience (`aud`) tokens must carry; required with OIDC_ISSUER. */
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  /** The issuer's JWKS URL; default: jwks_uri from <OIDC_ISSUER>/.well-known/openid-configuration. */
+  OIDC_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** OHIF's oidc client configuration for the viewer (client id registered at the issuer); with OIDC_ISSUER. */
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
   /** Origins allowed to call the API from a browser (CORS); empty: same-origin only. */
   CORS_ORIGINS: list.default([]),
   SHUTDOWN_GRACE_MS: int(0).default(30_000),
@@ -102,7 +138,7 @@ export interface Config {
   imageRoots: string[];
   outputRoots: string[];
   images: {
-    domainWhitelist: RegExp[];
+    domainWhitelist: UrlPattern[];
     supportedExtensions: string[];
     httpsOnly: boolean;
     allowRedirects: boolean;
@@ -115,8 +151,22 @@ export interface Config {
   requestTimeoutMs: number;
   maxBodyBytes: number;
   queueDepth: number;
+  maxConcurrentLoads: number;
+  /** What one request may cost, checked before the work is allocated. */
+  work: { maxModelVoxels: number; maxWindows: number };
+  jobs: { maxJobs: number; maxPerClient: number; ttlMs: number; fetchedTtlMs: number; resultDir: string | null; storeBytes: number };
+  bodyTimeoutMs: number;
+  maxConnections: number;
+  maxListEntries: number;
   featureCacheBytes: number;
   apiKey: string | undefined;
+  auth: {
+    /** True when any credential is configured: every route but health and the static viewer needs one. */
+    required: boolean;
+    usersFile: string | null;
+    sessionIdleMs: number;
+    oidc: { issuer: string; audience: string; jwksUrl: string | null; clientId: string | null } | null;
+  };
   corsOrigins: string[];
   shutdownGraceMs: number;
   logLevel: Env['LOG_LEVEL'];
@@ -149,14 +199,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const r = EnvSchema.safeParse(raw);
   const problems = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(raw[String(i.path[0])] ?? '')}: ${i.message}`);
   const e = r.success ? r.data : undefined;
-  const whitelist: RegExp[] = [];
+  const whitelist: UrlPattern[] = [];
   const networks: Config['images']['allowedNetworks'] = [];
   if (e) {
     for (const p of e.DOMAIN_WHITELIST) {
       try {
-        whitelist.push(new RegExp(`^(?:${p})$`, 'i'));
+        whitelist.push(parseWhitelistEntry(p));
       } catch (err) {
-        problems.push(`DOMAIN_WHITELIST: ${JSON.stringify(p)} is not a regular expression (${(err as Error).message})`);
+        problems.push(`DOMAIN_WHITELIST: ${(err as Error).message}`);
       }
     }
     for (const c of e.IMAGE_URI_ALLOWED_NETWORKS) {
@@ -172,6 +222,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       if (u.username || u.password) problems.push('DICOMWEB_URL: must not carry credentials; put them in DICOMWEB_AUTH ("Basic <base64 user:password>")');
       if (u.search || u.hash) problems.push(`DICOMWEB_URL: ${JSON.stringify(e.DICOMWEB_URL)} must be a root URL without query or fragment`);
     }
+    if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) problems.push('OIDC_AUDIENCE: required with OIDC_ISSUER (the audience your issuer puts in the viewer\'s tokens)');
+    if (!e.OIDC_ISSUER && (e.OIDC_AUDIENCE || e.OIDC_JWKS_URL || e.OIDC_CLIENT_ID)) problems.push('OIDC_ISSUER: required with OIDC_AUDIENCE, OIDC_JWKS_URL or OIDC_CLIENT_ID');
   }
   if (problems.length || !e) throw new ConfigError(problems);
   return {
@@ -196,8 +248,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
     queueDepth: e.QUEUE_DEPTH,
+    maxConcurrentLoads: e.MAX_CONCURRENT_LOADS,
+    work: { maxModelVoxels: e.MAX_MODEL_VOXELS, maxWindows: e.MAX_WINDOWS },
+    jobs: {
+      maxJobs: e.MAX_JOBS,
+      maxPerClient: Math.min(e.MAX_JOBS_PER_CLIENT, e.MAX_JOBS),
+      ttlMs: e.RESULT_TTL_MS,
+      fetchedTtlMs: e.RESULT_FETCHED_TTL_MS,
+      resultDir: e.RESULT_DIR ? resolve(e.RESULT_DIR) : null,
+      storeBytes: e.RESULT_STORE_BYTES,
+    },
+    bodyTimeoutMs: e.BODY_TIMEOUT_MS,
+    maxConnections: e.MAX_CONNECTIONS,
+    maxListEntries: e.MAX_LIST_ENTRIES,
     featureCacheBytes: e.FEATURE_CACHE_BYTES,
     apiKey: e.API_KEY,
+    auth: {
+      required: Boolean(e.API_KEY || e.USERS_FILE || e.OIDC_ISSUER),
+      usersFile: e.USERS_FILE ? resolve(e.USERS_FILE) : null,
+      sessionIdleMs: e.SESSION_IDLE_MS,
+      oidc: e.OIDC_ISSUER ? { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE!, jwksUrl: e.OIDC_JWKS_URL ?? null, clientId: e.OIDC_CLIENT_ID ?? null } : null,
+    },
     corsOrigins: e.CORS_ORIGINS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,

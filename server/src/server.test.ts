@@ -34,7 +34,7 @@ describe('server lifecycle', () => {
       const info = await fetch(`${url}/v1/vista3d/info`);
       assert.equal(info.status, 503);
       assert.equal(info.headers.get('retry-after'), '5');
-      const inf = await fetch(`${url}/v1/vista3d/inference`, { method: 'POST', body: JSON.stringify({ image: 'x.nii.gz' }) });
+      const inf = await fetch(`${url}/v1/vista3d/inference`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: 'x.nii.gz' }) });
       assert.equal(inf.status, 503);
       assert.match(((await inf.json()) as { detail: string }).detail, /still loading/);
     } finally {

@@ -8,6 +8,7 @@ import { createApp, type AppDeps, type AppState } from './app.ts';
 import { REPO_ROOT, type Config } from './config.ts';
 import { createDicomweb } from './dicomweb/index.ts';
 import { ImageSource } from './images/imageSource.ts';
+import { JobRegistry } from './inference/jobs.ts';
 import { InferenceService } from './inference/service.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -43,13 +44,16 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     options.extraRoutes?.(a);
     mountViewer(a, config, log); // last: its SPA fallback answers what no router took
   };
-  const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes });
+  const jobs = new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
+  const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes, jobs });
   const server = await new Promise<Server>((resolve, reject) => {
     // Express 5 hands listen errors (port taken) to this callback instead of throwing
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)) : resolve(s)));
   });
-  server.requestTimeout = config.requestTimeoutMs + 5000;
-  server.headersTimeout = 60_000;
+  // requestTimeout bounds how long a request (headers and body) takes to arrive, not the answer: slow bodies are cut
+  server.requestTimeout = config.bodyTimeoutMs;
+  server.headersTimeout = Math.min(60_000, config.bodyTimeoutMs);
+  server.maxConnections = config.maxConnections;
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   dicomweb.series.listeningOn(url);
@@ -61,7 +65,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
     const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
     await pipeline.segment(warmUpVolume(pipeline.manifest), { classes: first ? [first] : [] });
-    service = new InferenceService(pipeline, config.queueDepth, metrics, config.featureCacheBytes);
+    service = new InferenceService(pipeline, { queueDepth: config.queueDepth, maxConcurrentLoads: config.maxConcurrentLoads, work: config.work, featureCacheBytes: config.featureCacheBytes }, metrics);
     state.ready = true;
     log.info('ready', { model: `${pipeline.manifest.name} ${pipeline.manifest.version}`, device: pipeline.device, ms: Math.round(performance.now() - t0) });
   })();
@@ -80,6 +84,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
       }
       server.closeAllConnections();
       await stopped;
+      jobs.close();
       await service?.pipeline.dispose();
       log.info('stopped');
     })());

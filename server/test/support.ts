@@ -38,6 +38,8 @@ export async function startTestServer(t: TestEnv, env: Record<string, string> = 
     IMAGE_URI_ALLOWED_NETWORKS: '127.0.0.0/8',
     LOG_LEVEL: 'silent',
     SHUTDOWN_GRACE_MS: '5000',
+    // the test bundles' ROIs are a few voxels: thousands of windows on images that a real model runs in one
+    MAX_WINDOWS: '1000000',
     ...env,
   });
   const s = await startServer(config, { log: createLogger('silent') });

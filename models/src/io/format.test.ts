@@ -30,11 +30,20 @@ describe('outputNameFor', () => {
     ['CT.NII.GZ', 'CT_seg.NII.GZ'],
     ['scan.v2.nrrd', 'scan.v2_seg.nrrd'],
     ['scan.nhdr', 'scan_seg.nrrd'],
-    ['/data/in/ct.nii.gz', '/data/in/ct_seg.nii.gz'],
+    ['/data/in/ct.nii.gz', 'ct_seg.nii.gz'],
     ['slice001.dcm', 'slice001_seg.nii.gz'],
-    ['patient1/series3', 'patient1/series3_seg.nii.gz'],
+    ['patient1/series3', 'series3_seg.nii.gz'],
     ['series3/', 'series3_seg.nii.gz'],
     ['1.2.840.113619.2.55', '1.2.840.113619.2.55_seg.nii.gz'],
+    // hostile names (a URL's last segment after percent-decoding): never a path, a quote or a hidden file
+    ['../../pwned.nii', 'pwned_seg.nii'],
+    ['..\\..\\pwned.nii', 'pwned_seg.nii'],
+    ['..', 'image_seg.nii.gz'],
+    ['.nii.gz', 'image_seg.nii.gz'],
+    ['a"b\r\nSet-Cookie: x.nii.gz', 'a_b_Set-Cookie_x_seg.nii.gz'],
+    ['bébé scan.nrrd', 'b_b_scan_seg.nrrd'],
+    ['-rf.nii', 'rf_seg.nii'],
+    [`${'x'.repeat(300)}.nii`, `${'x'.repeat(100)}_seg.nii`],
   ];
   for (const [input, output] of cases) test(`${input} → ${output}`, () => assert.equal(outputNameFor(input), output));
 });
@@ -60,6 +69,22 @@ describe('readVolumeBytes / writeVolumeBytes', () => {
     const nhdr = new TextEncoder().encode('NRRD0004\ntype: short\ndimension: 3\nsizes: 4 3 2\nendian: little\nencoding: raw\ndata file: x.raw\n');
     const back = readVolumeBytes(nhdr, 'x.nhdr', { resolveDataFile: () => new Uint8Array(vol.data.buffer) });
     assert.deepEqual(back.data, vol.data);
+  });
+
+  test('options reach the reader: onWarning, for NIfTI and NRRD', () => {
+    const nifti = writeVolumeBytes(vol, 'nifti', { gzip: false });
+    nifti[254] = nifti[255] = 0; // sform_code 0: the qform is used, and said so
+    const nrrd = new TextEncoder().encode('NRRD0004\ntype: short\ndimension: 3\nsizes: 4 3 2\nendian: little\nencoding: raw\nspacings: 0.8 0.9 3\n\n');
+    const cases: Array<[Uint8Array, string, RegExp]> = [
+      [nifti, 'x.nii', /^NIfTI sform_code is 0: geometry from the qform/],
+      [new Uint8Array([...nrrd, ...new Uint8Array(vol.data.buffer)]), 'x.nrrd', /^NRRD has no space directions/],
+    ];
+    for (const [bytes, name, warning] of cases) {
+      const warnings: string[] = [];
+      readVolumeBytes(bytes, name, { onWarning: (w) => warnings.push(w) });
+      assert.equal(warnings.length, 1, `${name}: ${JSON.stringify(warnings)}`);
+      assert.match(warnings[0], warning);
+    }
   });
 
   test('DICOM and unknown extensions: UnsupportedFormatError', () => {

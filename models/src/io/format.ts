@@ -29,12 +29,13 @@ export function detectFormat(name: string): VolumeFormat | null {
 /**
  * Reads a NIfTI or NRRD file's bytes into a `Volume` (data i-fastest, geometry LPS mm), choosing the reader
  * by `name`'s extension. DICOM and unknown extensions throw UnsupportedFormatError: DICOM is read by the
- * DICOM reader, not here. `resolveDataFile` serves a `.nhdr`'s detached data file.
+ * DICOM reader, not here. `resolveDataFile` serves a `.nhdr`'s detached data file; `onWarning` is told of each
+ * geometry fallback the reader takes and of partly NaN/Inf float data (see readNifti, readNrrd).
  */
 export function readVolumeBytes(
   bytes: Uint8Array,
   name: string,
-  opts: { limits?: Partial<ReadLimits>; resolveDataFile?: (name: string) => Uint8Array } = {},
+  opts: { limits?: Partial<ReadLimits>; resolveDataFile?: (name: string) => Uint8Array; onWarning?: (message: string) => void } = {},
 ): Volume {
   const format = detectFormat(name);
   if (format === 'nifti') return readNifti(bytes, opts);
@@ -48,16 +49,32 @@ export function writeVolumeBytes(vol: Volume, format: 'nifti' | 'nrrd', opts: { 
   return format === 'nifti' ? writeNifti(vol, opts) : writeNrrd(vol, opts);
 }
 
+/** Longest file stem `outputNameFor` keeps (bytes of ASCII); longer stems are cut. */
+export const MAX_OUTPUT_STEM = 100;
+
 /**
- * The name of the segmentation written for an input: `<stem>_seg.<ext>`, keeping a NIfTI or NRRD input's
+ * A name safe for a file system, a zip entry and an HTTP header: only `[A-Za-z0-9._-]`, every other run of
+ * characters (path separators, `..` segments' slashes, quotes, control and non-ASCII characters) becomes one `_`,
+ * no leading dot or dash (no hidden file, no option), at most `max` characters, `fallback` when nothing is left.
+ * Names that come from a request (a URL's last segment, a folder name) are hostile: this is the one place that
+ * makes them safe.
+ */
+export function safeFileName(name: string, max = MAX_OUTPUT_STEM, fallback = 'image'): string {
+  const s = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/\.{2,}/g, '.').replace(/^[._-]+/, '').slice(0, max);
+  return s || fallback;
+}
+
+/**
+ * The file name of the segmentation written for an input: `<stem>_seg.<ext>`, keeping a NIfTI or NRRD input's
  * extension as spelled (`ct.nii.gz` → `ct_seg.nii.gz`; a detached `.nhdr` → `.nrrd`, since the output has
  * attached data). DICOM (a `.dcm` file or a series folder, whose name is kept whole, dots included, as DICOM UIDs
- * have them) → `<stem>_seg.nii.gz`. A trailing `/` is dropped; any directory part is kept.
+ * have them) → `<stem>_seg.nii.gz`. Only the last path segment counts, and the stem is made safe
+ * (`safeFileName`): the result is a bare file name that cannot leave the folder it is written to.
  */
 export function outputNameFor(inputName: string): string {
-  const name = inputName.replace(/[/\\]+$/, '');
+  const name = inputName.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? '';
   const match = matchExtension(name);
-  if (!match || match[1] === 'dicom') return `${match ? name.slice(0, -match[0].length) : name}_seg.nii.gz`;
+  if (!match || match[1] === 'dicom') return `${safeFileName(match ? name.slice(0, -match[0].length) : name)}_seg.nii.gz`;
   const ext = match[0] === '.nhdr' ? '.nrrd' : name.slice(-match[0].length);
-  return `${name.slice(0, -match[0].length)}_seg${ext}`;
+  return `${safeFileName(name.slice(0, -match[0].length))}_seg${ext}`;
 }

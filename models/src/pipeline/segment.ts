@@ -10,6 +10,7 @@ import { preprocess } from './preprocess.ts';
 import { LabelSet, resolvePrompts, type Prompts, type ResolvedPrompts } from './prompts.ts';
 import { boxDims, INSIDE, labelsToSource, logitsToSourceMask, NOT_PROCESSED } from './resample.ts';
 import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap } from './slidingWindow.ts';
+import { checkWork, DEFAULT_ACCUMULATOR_FLOATS, planWork, type WorkLimits, type WorkPlan } from './work.ts';
 
 export interface Progress {
   stage: 'preprocess' | 'inference' | 'postprocess' | 'done';
@@ -31,6 +32,8 @@ export interface SegmentOptions {
   featureCache?: FeatureCache;
   /** Most float32 values the class accumulators may hold at once; more classes run in several passes. */
   maxAccumulatorFloats?: number;
+  /** Refuse (LimitExceededError) before allocating when the work is over these. */
+  limits?: WorkLimits;
 }
 
 export interface SegmentTimings {
@@ -94,10 +97,21 @@ export class Vista3dPipeline {
     return resolvePrompts(prompts, this.manifest, this.labels, dims);
   }
 
+  /**
+   * The cost of segmenting an image of this geometry (no voxels needed) with these prompts; throws
+   * LimitExceededError when it is over `limits`. Cheap: the server calls it before queueing a request.
+   */
+  planWork(geometry: Pick<Volume, 'dims' | 'spacing' | 'direction' | 'origin'>, prompts: Prompts | undefined, limits?: WorkLimits, maxAccumulatorFloats?: number): WorkPlan {
+    const plan = planWork(geometry, this.resolvePrompts(prompts, geometry.dims), this.manifest, maxAccumulatorFloats);
+    if (limits) checkWork(plan, limits, `an image of ${geometry.dims.join('×')} voxels at ${geometry.spacing.map((s) => +s.toPrecision(4)).join('×')} mm`);
+    return plan;
+  }
+
   async segment(volume: Volume, prompts: Prompts | undefined, options: SegmentOptions = {}): Promise<SegmentResult> {
     const { onProgress, signal } = options;
     const m = this.manifest;
     const resolved = this.resolvePrompts(prompts, volume.dims);
+    if (options.limits) this.planWork(volume, prompts, options.limits, options.maxAccumulatorFloats);
     const runtime0 = this.backend.stats.runMs;
     const t0 = performance.now();
     onProgress?.({ stage: 'preprocess', done: 0, total: 1 });
@@ -109,7 +123,7 @@ export class Vista3dPipeline {
     const t1 = performance.now();
 
     const classWindows = resolved.classIds.length ? gridWindows(dims, roi, m.inference.overlap) : [];
-    const groupSize = Math.max(1, Math.floor((options.maxAccumulatorFloats ?? 2 ** 27) / n));
+    const groupSize = Math.max(1, Math.floor((options.maxAccumulatorFloats ?? DEFAULT_ACCUMULATOR_FLOATS) / n));
     const groups: number[][] = [];
     for (let i = 0; i < resolved.classIds.length; i += groupSize) groups.push(resolved.classIds.slice(i, i + groupSize));
 

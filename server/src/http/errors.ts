@@ -50,6 +50,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
+    // A body not read to its end is not read at all: the connection closes after the answer.
+    if (!req.complete) res.set('Connection', 'close');
     const detail = h.status >= 500 && h.code === 'internal' ? `internal server error (request id ${id})` : h.message;
     res.status(h.status === 499 ? 400 : h.status).set(h.headers).json({ detail });
   };

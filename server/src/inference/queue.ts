@@ -1,13 +1,26 @@
 import { HttpError } from '../http/errors.ts';
 
 /**
- * One job at a time (per device), up to `depth` waiting behind it; beyond that, 503 with Retry-After.
- * A job whose signal aborts while waiting leaves the queue; a running job sees the signal itself.
+ * A place in the device's queue, taken before any work (download, decode) is done for a request: a full queue
+ * answers 503 at once instead of after a download. `run` waits for the device and this place's turn (first
+ * admitted, first served among those ready to run); `release` gives the place back (idempotent).
+ */
+export interface Admission {
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  release(): void;
+}
+
+const cancelled = (what: string) => new HttpError(499, 'cancelled', `the client went away ${what}`);
+
+/**
+ * One job at a time (per device). At most `depth` requests are admitted besides the running one — loading their
+ * image or waiting for the device; beyond that, 503 with Retry-After. A request whose signal aborts while waiting
+ * leaves the queue; a running job sees the signal itself.
  */
 export class JobQueue {
   private running = false;
-  private readonly waiting: { start: () => void; signal?: AbortSignal; onAbort: () => void }[] = [];
-
+  /** Admitted, not yet running, in admission order; `start` is set once the request asked to run. */
+  private readonly pending: { start?: () => void }[] = [];
   constructor(
     private readonly depth: number,
     private readonly onDepthChange: (waiting: number, running: number) => void = () => undefined,
@@ -15,56 +28,125 @@ export class JobQueue {
   ) {}
 
   get size(): { waiting: number; running: number } {
-    return { waiting: this.waiting.length, running: this.running ? 1 : 0 };
+    return { waiting: this.pending.length, running: this.running ? 1 : 0 };
   }
 
-  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) return Promise.reject(new HttpError(499, 'cancelled', 'the client went away'));
-    if (this.running && this.waiting.length >= this.depth) {
-      return Promise.reject(
-        new HttpError(503, 'overloaded', `the server is busy: ${this.waiting.length} requests are already waiting; retry later`, { 'Retry-After': String(this.retryAfterSeconds) }),
-      );
+  /** Takes a place or throws 503 (synchronously: before the caller does any work). */
+  admit(): Admission {
+    if (this.pending.length >= this.depth + (this.running ? 0 : 1)) {
+      throw new HttpError(503, 'overloaded', `the server is busy: ${this.pending.length} requests are already waiting; retry later`, { 'Retry-After': String(this.retryAfterSeconds) });
     }
-    return new Promise<T>((resolve, reject) => {
-      const start = () => {
-        this.running = true;
-        this.report();
-        fn().then(resolve, reject).finally(() => {
-          this.running = false;
+    const entry: { start?: () => void } = {};
+    this.pending.push(entry);
+    this.report();
+    let state: 'admitted' | 'running' | 'released' = 'admitted';
+    const release = () => {
+      if (state !== 'admitted') return;
+      state = 'released';
+      const i = this.pending.indexOf(entry);
+      if (i >= 0) this.pending.splice(i, 1);
+      this.report();
+      this.next();
+    };
+    return {
+      release,
+      run: <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
+        if (state !== 'admitted') return Promise.reject(new Error(`admission already ${state}`));
+        if (signal?.aborted) {
+          release();
+          return Promise.reject(cancelled('before its turn'));
+        }
+        return new Promise<T>((resolve, reject) => {
+          const onAbort = () => {
+            release();
+            reject(cancelled('while waiting'));
+          };
+          entry.start = () => {
+            signal?.removeEventListener('abort', onAbort);
+            state = 'running';
+            this.running = true;
+            this.report();
+            fn().then(resolve, reject).finally(() => {
+              this.running = false;
+              this.report();
+              this.next();
+            });
+          };
+          signal?.addEventListener('abort', onAbort, { once: true });
           this.next();
         });
-      };
-      if (!this.running) return start();
-      const entry = {
-        start,
-        signal,
-        onAbort: () => {
-          const i = this.waiting.indexOf(entry);
-          if (i >= 0) this.waiting.splice(i, 1);
-          this.report();
-          reject(new HttpError(499, 'cancelled', 'the client went away while waiting'));
-        },
-      };
-      signal?.addEventListener('abort', entry.onAbort, { once: true });
-      this.waiting.push(entry);
-      this.report();
-    });
+      },
+    };
   }
 
+  /** admit() and run() in one: for work that needs no preparation. */
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelled('before its turn'));
+    let a: Admission;
+    try {
+      a = this.admit();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return a.run(fn, signal);
+  }
+
+  /** Starts the first admitted request that is ready to run, when the device is free. */
   private next(): void {
-    const e = this.waiting.shift();
-    this.report();
-    if (!e) return;
-    e.signal?.removeEventListener('abort', e.onAbort);
-    e.start();
+    if (this.running) return;
+    const i = this.pending.findIndex((e) => e.start);
+    if (i < 0) return;
+    const [e] = this.pending.splice(i, 1);
+    e.start!();
   }
 
   private report(): void {
-    this.onDepthChange(this.waiting.length, this.running ? 1 : 0);
+    this.onDepthChange(this.pending.length, this.running ? 1 : 0);
   }
 
-  /** Resolves when nothing runs or waits. */
+  /** Resolves when nothing runs, loads or waits. */
   async idle(): Promise<void> {
-    while (this.running || this.waiting.length) await new Promise((r) => setTimeout(r, 20));
+    while (this.running || this.pending.length) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** At most `limit` tasks at once (image loads); the rest wait in order, leaving when their signal aborts. */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(readonly limit: number) {}
+
+  get size(): { active: number; waiting: number } {
+    return { active: this.active, waiting: this.waiting.length };
+  }
+
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (this.active >= this.limit) {
+      await new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          const i = this.waiting.indexOf(go);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(cancelled('while waiting to load its image'));
+        };
+        if (signal?.aborted) return reject(cancelled('while waiting to load its image'));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(go);
+      });
+      // the finishing task handed its slot over: `active` already counts this one
+    } else {
+      if (signal?.aborted) throw cancelled('before loading its image');
+      this.active++;
+    }
+    try {
+      return await fn();
+    } finally {
+      const handOver = this.waiting.shift();
+      if (handOver) handOver();
+      else this.active--;
+    }
   }
 }

@@ -1,11 +1,14 @@
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, stat, statfs } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Progress, Prompts } from '@vista3d/models';
-import { resolveInside, writeFileAtomic } from '@vista3d/models/node';
+import { isInside, resolveInside, writeFileAtomic } from '@vista3d/models/node';
 import type { Config } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
 import type { InferenceRequest } from '../http/schemas.ts';
-import type { ImageSource } from '../images/imageSource.ts';
+import type { ImageSource, LoadedImage } from '../images/imageSource.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Admission } from './queue.ts';
 import type { InferenceOutput, InferenceService } from './service.ts';
 
 /** Everything checked before any image is fetched: prompts (names), the output folder. */
@@ -13,6 +16,23 @@ export interface PreparedInference {
   image: string;
   prompts: Prompts | undefined;
   outDir: string | null;
+}
+
+/** Free bytes a local_working_dir must have beyond the result's own size (the result is at most one byte a voxel). */
+const OUTPUT_HEADROOM_BYTES = 16 * 1024 ** 2;
+
+/** Refuses an output folder that is not a writable folder or lacks `needBytes` free (507), before any inference. */
+async function checkOutputDir(dir: string, shown: string, needBytes: number): Promise<void> {
+  if (!(await stat(dir)).isDirectory()) throw new HttpError(400, 'local_working_dir_not_a_folder', `local_working_dir ${JSON.stringify(shown)} is not a folder`);
+  try {
+    await access(dir, constants.W_OK);
+  } catch {
+    throw new HttpError(403, 'local_working_dir_read_only', `local_working_dir ${JSON.stringify(shown)} is not writable by the server`);
+  }
+  const fs = await statfs(dir).catch(() => null);
+  if (fs && fs.bavail * fs.bsize < needBytes) {
+    throw new HttpError(507, 'insufficient_storage', `local_working_dir ${JSON.stringify(shown)} has ${fs.bavail * fs.bsize} bytes free; the result needs up to ${needBytes}`);
+  }
 }
 
 export async function prepareInference(body: InferenceRequest, service: InferenceService, config: Config): Promise<PreparedInference> {
@@ -24,23 +44,55 @@ export async function prepareInference(body: InferenceRequest, service: Inferenc
     if (!config.outputRoots.length) throw new HttpError(403, 'local_working_dir_disabled', 'local_working_dir is disabled on this server (set OUTPUT_ROOTS)');
     outDir = await resolveInside(body.local_working_dir, config.outputRoots);
     if (!outDir) throw new HttpError(403, 'path_not_allowed', `local_working_dir ${JSON.stringify(body.local_working_dir)} does not exist or is outside the allowed output folders`);
+    await checkOutputDir(outDir, body.local_working_dir, OUTPUT_HEADROOM_BYTES);
   }
   return { image: body.image, prompts, outDir };
 }
 
-/** Loads the image, checks the prompts against it, segments (queued), writes local_working_dir's copy. */
+export interface InferenceDeps {
+  service: InferenceService;
+  images: ImageSource;
+  metrics: Metrics;
+}
+
+/**
+ * Loads the image (one of a bounded number of loads at once), checks the prompts and the work against it,
+ * segments when `admission`'s turn comes, writes local_working_dir's copy. The admission was taken before
+ * (a full queue is a 503 before any download) and is given back whatever happens.
+ */
 export async function runInference(
   p: PreparedInference,
-  deps: { service: InferenceService; images: ImageSource; metrics: Metrics },
+  deps: InferenceDeps,
+  admission: Admission,
   opts: { signal?: AbortSignal; onProgress?: (p: Progress | { stage: 'load' | 'queued'; done: number; total: number }) => void } = {},
 ): Promise<InferenceOutput> {
-  const t0 = performance.now();
-  opts.onProgress?.({ stage: 'load', done: 0, total: 1 });
-  const image = await deps.images.load(p.image, opts.signal);
-  deps.metrics.stageSeconds.observe({ stage: 'load' }, (performance.now() - t0) / 1000);
-  deps.service.checkPrompts(p.prompts, image.volume.dims);
-  opts.onProgress?.({ stage: 'queued', done: 0, total: 1 });
-  const out = await deps.service.segment(image, p.prompts, opts);
-  if (p.outDir) await writeFileAtomic(join(p.outDir, out.fileName), out.file);
-  return out;
+  try {
+    const t0 = performance.now();
+    opts.onProgress?.({ stage: 'load', done: 0, total: 1 });
+    const image: LoadedImage = await deps.service.loads.run(() => deps.images.load(p.image, opts.signal), opts.signal);
+    deps.metrics.stageSeconds.observe({ stage: 'load' }, (performance.now() - t0) / 1000);
+    deps.service.checkPrompts(p.prompts, image.volume.dims);
+    deps.service.checkWork(image.volume, p.prompts);
+    if (p.outDir) await checkOutputDir(p.outDir, p.outDir, image.volume.data.length + OUTPUT_HEADROOM_BYTES);
+    opts.onProgress?.({ stage: 'queued', done: 0, total: 1 });
+    const out = await deps.service.segment(image, p.prompts, admission, opts);
+    if (p.outDir) await writeOutput(p.outDir, out);
+    return out;
+  } finally {
+    admission.release();
+  }
+}
+
+/** Writes the result into `outDir` (atomically), after checking that the final path is still inside it. */
+async function writeOutput(outDir: string, out: InferenceOutput): Promise<void> {
+  const path = resolve(join(outDir, out.fileName));
+  if (!isInside(outDir, path) || path === outDir) throw new HttpError(500, 'internal', `output name ${JSON.stringify(out.fileName)} leaves its folder`);
+  try {
+    await writeFileAtomic(path, out.file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new HttpError(507, 'insufficient_storage', `local_working_dir is full: the result (${out.file.byteLength} bytes) could not be written`);
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new HttpError(403, 'local_working_dir_read_only', 'local_working_dir is not writable by the server');
+    throw e;
+  }
 }

@@ -1,9 +1,9 @@
-import { Vista3dPipeline, outputNameFor, writeVolumeBytes, type Progress, type Prompts, type SegmentResult } from '@vista3d/models';
+import { Vista3dPipeline, outputNameFor, writeVolumeBytes, type Progress, type Prompts, type SegmentResult, type Volume, type WorkLimits } from '@vista3d/models';
 import { zipSync } from 'fflate';
 import type { Metrics } from '../metrics.ts';
 import type { LoadedImage } from '../images/imageSource.ts';
 import { FeatureStore } from './featureCache.ts';
-import { JobQueue } from './queue.ts';
+import { JobQueue, Limiter, type Admission } from './queue.ts';
 
 /** The NIM's result: a zip holding one `<stem>_seg.<ext>` file on the input's grid. */
 export interface InferenceOutput {
@@ -13,21 +13,34 @@ export interface InferenceOutput {
   result: SegmentResult;
 }
 
+export interface ServiceOptions {
+  /** Requests admitted besides the running one (loading or waiting); beyond: 503. */
+  queueDepth: number;
+  /** Image loads at once. */
+  maxConcurrentLoads?: number;
+  /** What one request may cost (model-space voxels, windows); unbounded when absent. */
+  work?: WorkLimits;
+  featureCacheBytes?: number;
+}
+
 /**
- * Runs segmentations one at a time on the pipeline (the device), queueing the rest; encodes the result as the
- * NIM does. Knows no HTTP beyond the queue's errors.
+ * Runs segmentations one at a time on the pipeline (the device), queueing the rest; bounds image loads and the
+ * work of each request; encodes the result as the NIM does. Knows no HTTP beyond the queue's errors.
  */
 export class InferenceService {
   readonly queue: JobQueue;
+  readonly loads: Limiter;
   readonly features: FeatureStore;
+  private readonly work: WorkLimits | undefined;
   constructor(
     readonly pipeline: Vista3dPipeline,
-    queueDepth: number,
+    options: ServiceOptions,
     private readonly metrics?: Metrics,
-    featureCacheBytes = 0,
   ) {
-    this.features = new FeatureStore(featureCacheBytes, (hit) => metrics?.featureCache.inc({ result: hit ? 'hit' : 'miss' }));
-    this.queue = new JobQueue(queueDepth, (w, r) => {
+    this.work = options.work;
+    this.features = new FeatureStore(options.featureCacheBytes ?? 0, (hit) => metrics?.featureCache.inc({ result: hit ? 'hit' : 'miss' }));
+    this.loads = new Limiter(options.maxConcurrentLoads ?? 2);
+    this.queue = new JobQueue(options.queueDepth, (w, r) => {
       metrics?.queueWaiting.set(w);
       metrics?.queueRunning.set(r);
     });
@@ -38,9 +51,15 @@ export class InferenceService {
     this.pipeline.resolvePrompts(prompts, dims);
   }
 
-  async segment(image: LoadedImage, prompts: Prompts | undefined, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<InferenceOutput> {
-    return this.queue.run(async () => {
-      const result = await this.pipeline.segment(image.volume, prompts, { ...opts, featureCache: this.features.for(image.volume) });
+  /** Throws LimitExceededError when segmenting an image of this geometry would cost more than allowed. */
+  checkWork(volume: Omit<Volume, 'data'>, prompts: Prompts | undefined): void {
+    this.pipeline.planWork(volume, prompts, this.work);
+  }
+
+  /** Segments when `admission`'s turn comes on the device. */
+  async segment(image: LoadedImage, prompts: Prompts | undefined, admission: Admission, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<InferenceOutput> {
+    return admission.run(async () => {
+      const result = await this.pipeline.segment(image.volume, prompts, { ...opts, limits: this.work, featureCache: this.features.for(image.volume) });
       const t0 = performance.now();
       const fileName = outputNameFor(image.name);
       const file = writeVolumeBytes(result.labels, image.format === 'nrrd' ? 'nrrd' : 'nifti', { gzip: !/\.nii$/i.test(fileName) });

@@ -268,7 +268,7 @@ describe('/v1 security settings', () => {
     const s = await startTestServer(t, { MAX_VOXELS: '1000', MAX_BODY_BYTES: '200', DOWNLOAD_TIMEOUT_MS: '300' });
     try {
       await expectError(await post(s, { image: `${host.url}/ct.nii.gz` }), 413, /14×12×10 voxels: 1680 exceeds the maxVoxels limit of 1000/);
-      await expectError(await post(s, { image: `${host.url}/ct.nii.gz`, prompts: { classes: Array(100).fill('liver') } }), 413, /exceeds the limit of 200 bytes/);
+      await expectError(await post(s, { image: `${host.url}/ct.nii.gz`, prompts: { classes: Array(100).fill('liver') } }), 413, /over the 200-byte limit \(MAX_BODY_BYTES\)/);
       await expectError(await post(s, { image: `${host.url}/slow/ct.nii.gz` }), 504, /longer than 300 ms/);
     } finally {
       await s.close();
@@ -285,7 +285,7 @@ describe('/v1 security settings', () => {
     const key = 'k'.repeat(32);
     const s = await startTestServer(t, { API_KEY: key });
     try {
-      await expectError(await post(s, { image: `${host.url}/ct.nii.gz` }), 401, /requires an API key/);
+      await expectError(await post(s, { image: `${host.url}/ct.nii.gz` }), 401, /requires authentication/);
       await expectError(await post(s, { image: `${host.url}/ct.nii.gz` }, { authorization: 'Bearer wrong' }), 401, /wrong/);
       assert.equal((await post(s, { image: `${host.url}/ct.nii.gz`, prompts: { classes: [1] } }, { authorization: `Bearer ${key}` })).status, 200);
       assert.equal((await fetch(`${s.url}/v1/health/ready`)).status, 200);

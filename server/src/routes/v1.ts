@@ -4,7 +4,7 @@ import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { InferenceRequestSchema, type InferenceRequest } from '../http/schemas.ts';
 import { openApiDocument } from '../http/openapi.ts';
-import { describeJob, JobRegistry } from '../inference/jobs.ts';
+import { describeJob, JobRegistry, type Job } from '../inference/jobs.ts';
 import { prepareInference, runInference } from '../inference/run.ts';
 
 export const LICENSE_TEXT = `vista3d-ohif server — Apache License 2.0.
@@ -25,6 +25,11 @@ export function parseInferenceRequest(body: unknown): InferenceRequest {
   // Malformed prompts are the NIM's 422 (FastAPI validation); a missing/invalid image is a malformed request.
   const promptIssue = r.error.issues.every((i) => i.path[0] === 'prompts');
   throw new HttpError(promptIssue ? 422 : 400, promptIssue ? 'invalid_prompt' : 'malformed_request', describeIssues(r.error));
+}
+
+/** A Content-Disposition for a name made safe by outputNameFor (ASCII letters, digits, `._-` only). */
+function attachment(name: string): string {
+  return `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`;
 }
 
 /** Aborts when the client disconnects before the response is sent. */
@@ -89,48 +94,64 @@ export function v1Router(deps: AppDeps): Router {
     const body = parseInferenceRequest(req.body);
     const s = service();
     const prepared = await prepareInference(body, s, config);
-    const out = await runInference(prepared, { service: s, images, metrics }, { signal: clientSignal(req, res) });
+    // a place in the queue before any download: a full queue is a 503 now, not after the image arrived
+    const admission = s.queue.admit();
+    const out = await runInference(prepared, { service: s, images, metrics }, admission, { signal: clientSignal(req, res) });
     res
       .status(200)
       .type('application/zip')
-      .set('Content-Disposition', `attachment; filename="${out.fileName.replace(/\.[^.]+(\.gz)?$/i, '')}.zip"`)
+      .set('Content-Disposition', attachment(`${out.fileName.replace(/\.[^.]+(\.gz)?$/i, '')}.zip`))
       .send(Buffer.from(out.zip.buffer, out.zip.byteOffset, out.zip.byteLength));
   });
 
   // Jobs: the same inference, watched (progress) and cancelled by the viewer. Not part of the NIM API.
-  const jobs = new JobRegistry();
-  const findJob = (id: string) => {
-    const j = jobs.get(id);
-    if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(id)} (finished jobs expire after 10 minutes)`);
+  const jobs = deps.jobs ?? new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
+  const client = (res: Response) => res.locals.principal?.id ?? 'anonymous';
+  const expiry = `results expire ${config.jobs.ttlMs / 1000} s after the job ends, ${config.jobs.fetchedTtlMs / 1000} s after they are fetched`;
+  const findJob = (id: string, res: Response): Job => {
+    const j = jobs.get(id, client(res));
+    if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(id.slice(0, 64))} (${expiry})`);
     return j;
   };
+
   r.post('/vista3d/jobs', async (req, res) => {
     const body = parseInferenceRequest(req.body);
     const s = service();
     const prepared = await prepareInference(body, s, config);
-    const job = jobs.start((signal, progress) =>
-      runInference(prepared, { service: s, images, metrics }, { signal, onProgress: (p) => progress(p.stage, p.done, p.total) }),
-    );
+    const admission = s.queue.admit();
+    let job: Job;
+    try {
+      job = jobs.start(client(res), (signal, progress) =>
+        runInference(prepared, { service: s, images, metrics }, admission, { signal, onProgress: (p) => progress(p.stage, p.done, p.total) }),
+      );
+    } catch (e) {
+      admission.release();
+      throw e;
+    }
     res.status(202).set('Location', `${req.baseUrl}/vista3d/jobs/${job.id}`).json(describeJob(job));
   });
+
   r.get('/vista3d/jobs/:id', (req, res) => {
-    res.json(describeJob(findJob(req.params.id)));
+    res.json(describeJob(findJob(req.params.id, res)));
   });
-  r.get('/vista3d/jobs/:id/result', (req, res) => {
-    const j = findJob(req.params.id);
+
+  r.get('/vista3d/jobs/:id/result', async (req, res) => {
+    const j = findJob(req.params.id, res);
     if (j.state === 'failed' || j.state === 'cancelled') throw new HttpError(j.error?.status ?? 500, 'job_failed', j.error?.detail ?? `job ${j.state}`);
     if (!j.result) throw new HttpError(409, 'job_not_done', `job ${j.id} is ${j.state} (${j.stage} ${j.done}/${j.total}); poll /v1/vista3d/jobs/${j.id}`);
     const wantFile = req.query.format === 'file';
-    const bytes = wantFile ? j.result.file : j.result.zip;
+    const fileName = j.result.fileName;
+    const bytes = await jobs.read(j, wantFile ? 'file' : 'zip');
     res
       .status(200)
       .type(wantFile ? 'application/octet-stream' : 'application/zip')
-      .set('Content-Disposition', `attachment; filename="${wantFile ? j.result.fileName : 'result.zip'}"`)
+      .set('Content-Disposition', attachment(wantFile ? fileName : 'result.zip'))
       .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
+
   r.delete('/vista3d/jobs/:id', (req, res) => {
-    const j = jobs.cancel(req.params.id);
-    if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(req.params.id)}`);
+    const j = jobs.cancel(req.params.id, client(res));
+    if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(req.params.id.slice(0, 64))}`);
     res.json(describeJob(j));
   });
 
