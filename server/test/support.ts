@@ -57,7 +57,8 @@ export interface FileServer {
 
 /**
  * A local image host for tests: serves `root`'s files; `/redirect/<name>?to=URL` redirects; `/slow/...` never
- * answers; `/huge.nii.gz` declares a 10 GB body; `/status/NNN/<name>` answers that status.
+ * answers; `/huge.nii.gz` declares a 10 GB body; `/status/NNN/<name>` answers that status; `/delay/MS/<name>` serves
+ * `<name>` after MS milliseconds.
  */
 export async function startFileServer(root: string): Promise<FileServer> {
   const hits: string[] = [];
@@ -67,6 +68,11 @@ export async function startFileServer(root: string): Promise<FileServer> {
     if (u.pathname.startsWith('/redirect/')) return void res.writeHead(302, { location: u.searchParams.get('to') ?? '/' }).end();
     if (u.pathname.startsWith('/slow/')) return; // hold the connection open
     if (u.pathname === '/huge.nii.gz') return void res.writeHead(200, { 'content-length': String(10 * 1024 ** 3) }).end();
+    const delay = /^\/delay\/(\d+)(\/.*)$/.exec(u.pathname);
+    if (delay) {
+      await new Promise((r) => setTimeout(r, Number(delay[1])));
+      u.pathname = delay[2];
+    }
     const status = /^\/status\/(\d{3})/.exec(u.pathname);
     if (status) return void res.writeHead(Number(status[1])).end();
     try {

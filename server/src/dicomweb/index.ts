@@ -6,6 +6,7 @@ import type { Express } from 'express';
 import type { Config } from '../config.ts';
 import { DicomwebSeriesLoader } from '../images/dicomwebSeries.ts';
 import type { Logger } from '../logger.ts';
+import { boundedDicomwebLists } from './lists.ts';
 import { dicomwebProxyRouter } from './proxy.ts';
 import { embeddedDicomwebRouter } from './routes.ts';
 import { DicomStore } from './store.ts';
@@ -29,7 +30,7 @@ export function createDicomweb(config: Config, log: Logger): Dicomweb {
     series,
     mount(app) {
       const router = d.url ? dicomwebProxyRouter({ base: d.url, auth: d.auth, timeoutMs: config.images.downloadTimeoutMs }, log) : embeddedDicomwebRouter(store!);
-      app.use(DICOMWEB_ROOT, router);
+      app.use(DICOMWEB_ROOT, boundedDicomwebLists(config.maxListEntries), router);
     },
   };
 }
