@@ -55,12 +55,12 @@ export const MAX_OUTPUT_STEM = 100;
 /**
  * A name safe for a file system, a zip entry and an HTTP header: only `[A-Za-z0-9._-]`, every other run of
  * characters (path separators, `..` segments' slashes, quotes, control and non-ASCII characters) becomes one `_`,
- * no leading dot or dash (no hidden file, no option), at most `max` characters, `fallback` when nothing is left.
+ * no leading dot or dash (no hidden file, no option) nor trailing ones, at most `max` characters, `fallback` when nothing is left.
  * Names that come from a request (a URL's last segment, a folder name) are hostile: this is the one place that
  * makes them safe.
  */
 export function safeFileName(name: string, max = MAX_OUTPUT_STEM, fallback = 'image'): string {
-  const s = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/\.{2,}/g, '.').replace(/^[._-]+/, '').slice(0, max);
+  const s = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/\.{2,}/g, '.').replace(/^[._-]+/, '').slice(0, max).replace(/[._-]+$/, '');
   return s || fallback;
 }
 
