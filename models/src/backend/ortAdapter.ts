@@ -10,14 +10,23 @@ export interface OrtModule {
 }
 
 /**
- * A Backend over an ONNX Runtime module. The device is settled when the first graph loads: candidates from
- * the device table are tried in order, and a failure is reported through `onWarning` before the next.
- * Every later graph uses the settled device. A run that fails on a device other than the fallback (cpu / wasm)
- * is reported the same way and moves every graph to the fallback, this run included. Runs are timed (stats)
- * and serialised per session.
+ * Why `device` cannot start on this machine, found without creating a session (a failed attempt makes ONNX
+ * Runtime print an error of its own), or null: worth trying.
  */
-export function createOrtBackend(ort: OrtModule, runtime: Runtime, options: BackendOptions = {}): Backend {
-  const candidates = deviceCandidates(runtime, options.device);
+export type DeviceProbe = (device: string) => string | null;
+
+/**
+ * A Backend over an ONNX Runtime module. The device is settled when the first graph loads: candidates from
+ * the device table are tried in order, skipping those `probe` rules out. A requested device that cannot start,
+ * or an "auto" candidate that was tried and failed, is reported through `onWarning`; an "auto" candidate the
+ * probe ruled out is not (nothing is wrong: that machine has no such device). `onInfo` hears once which device
+ * runs and why. Every later graph uses the settled device. A run that fails on a device other than the fallback
+ * (cpu / wasm) is reported through `onWarning` and moves every graph to the fallback, this run included. Runs are
+ * timed (stats) and serialised per session.
+ */
+export function createOrtBackend(ort: OrtModule, runtime: Runtime, options: BackendOptions = {}, probe?: DeviceProbe): Backend {
+  const requested = options.device ?? 'auto';
+  const candidates = deviceCandidates(runtime, requested);
   const stats: BackendStats = { runMs: 0, runs: 0 };
   let settled: (typeof candidates)[number] | null = null;
 
@@ -27,20 +36,37 @@ export function createOrtBackend(ort: OrtModule, runtime: Runtime, options: Back
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
   });
 
+  let reported = false;
+  /** One warning for what went wrong on the way (a probe ruling out an "auto" candidate is not wrong), one info line. */
+  function report(device: string, passed: { device: string; why: string; tried: boolean }[]): void {
+    if (reported) return; // graphs loaded at once before any settled
+    reported = true;
+    const wrong = passed.filter((p) => p.tried || requested !== 'auto');
+    if (wrong.length) options.onWarning?.(`device ${wrong.map((p) => `${p.device} could not start (${p.why})`).join('; ')}; using ${device} instead`);
+    const mode = requested === 'auto' ? 'auto' : requested === device ? 'requested' : `${requested} requested`;
+    const why = passed.map((p) => (p.tried ? `${p.device} could not start` : p.why));
+    options.onInfo?.(`device ${device} (${mode}${why.length ? `: ${why.join('; ')}` : ''})`);
+  }
+
   async function create(bytes: Uint8Array, name: string): Promise<InferenceSession> {
     if (settled) return ort.InferenceSession.create(bytes, sessionOptions(settled.providers));
-    const errors: string[] = [];
+    const passed: { device: string; why: string; tried: boolean }[] = [];
     for (const c of candidates) {
+      const ruledOut = probe?.(c.device) ?? null;
+      if (ruledOut) {
+        passed.push({ device: c.device, why: ruledOut, tried: false });
+        continue;
+      }
       try {
         const s = await ort.InferenceSession.create(bytes, sessionOptions(c.providers));
         settled = c;
-        if (errors.length) options.onWarning?.(`device ${errors.join('; ')}; using ${c.device} instead`);
+        report(c.device, passed);
         return s;
       } catch (e) {
-        errors.push(`${c.device} could not start (${firstLine(e)})`);
+        passed.push({ device: c.device, why: firstLine(e), tried: true });
       }
     }
-    throw new ModelsError('backend_unavailable', `graph ${name}: no device could run it: ${errors.join('; ')}`);
+    throw new ModelsError('backend_unavailable', `graph ${name}: no device could run it: ${passed.map((p) => `${p.device} could not start (${p.why})`).join('; ')}`);
   }
 
   const fallback = candidates[candidates.length - 1];

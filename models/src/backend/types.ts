@@ -38,6 +38,11 @@ export interface BackendOptions {
   threads?: number;
   /** Told when a requested device cannot start and another is used instead. */
   onWarning?: (message: string) => void;
+  /**
+   * Told once, when the first graph settles the device, which device runs and why, in one line:
+   * `device cpu (auto: CUDA provider not installed)`, `device cuda (auto)`, `device cpu (requested)`.
+   */
+  onInfo?: (message: string) => void;
 }
 
 /** Wraps a typed array as a tensor of the given type (ints become BigInt64Array for int64). */

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Config } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
+import { isWhitelisted } from './domainWhitelist.ts';
 import { guardedLookup, RefusedAddressError, refusedRange } from './network.ts';
 
 export interface Downloaded {
@@ -27,7 +28,7 @@ export function checkImageUrl(raw: string, cfg: Config['images']): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpError(400, 'invalid_image_url', `image URL scheme ${url.protocol} is not supported; use http(s)`);
   if (cfg.httpsOnly && url.protocol !== 'https:') throw new HttpError(400, 'https_required', `image URL ${url.origin} must use https (IMAGE_URI_HTTPS_ONLY is on)`);
   if (url.username || url.password) throw new HttpError(400, 'invalid_image_url', 'image URLs may not carry credentials');
-  if (cfg.domainWhitelist.length && !cfg.domainWhitelist.some((re) => re.test(url.href))) {
+  if (!isWhitelisted(url, cfg.domainWhitelist)) {
     throw new HttpError(403, 'domain_not_allowed', `image URL ${url.origin}${url.pathname} is not in DOMAIN_WHITELIST`);
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -57,10 +58,22 @@ export async function downloadImage(raw: string, cfg: Config['images'], signal?:
     if (r.kind === 'redirect') {
       if (!cfg.allowRedirects) throw new HttpError(400, 'redirect_not_allowed', `image URL ${url.href} redirects (HTTP ${r.status}) and IMAGE_URI_ALLOW_REDIRECTS is off`);
       if (hop >= MAX_REDIRECTS) throw new HttpError(502, 'too_many_redirects', `image URL redirected more than ${MAX_REDIRECTS} times`);
-      url = checkImageUrl(new URL(r.location, url).href, cfg);
+      url = checkImageUrl(redirectTarget(r.location, url), cfg);
       continue;
     }
     return { bytes: r.bytes, url };
+  }
+}
+
+/**
+ * Where a redirect leads. A Location that is no URL is the image host's fault, not the client's: 502 (like the
+ * host's other bad answers), with the location in the message.
+ */
+function redirectTarget(location: string, from: URL): string {
+  try {
+    return new URL(location, from).href;
+  } catch {
+    throw new HttpError(502, 'image_host_error', `image URL ${from.href} redirects to ${JSON.stringify(location.slice(0, 200))}, which is not a valid URL`);
   }
 }
 

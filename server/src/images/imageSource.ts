@@ -30,11 +30,16 @@ export class ImageSource {
   async load(image: string, signal?: AbortSignal): Promise<LoadedImage> {
     const seriesRef = this.series?.parse(image);
     if (seriesRef) return this.series!.load(seriesRef, signal);
-    if (/^https?:\/\//i.test(image)) return this.loadUrl(image, signal);
+    if (/^https?:\/\//i.test(image)) {
+      checkHttpUrl(image);
+      return this.loadUrl(image, signal);
+    }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(image) && !/^file:\/\//i.test(image)) {
       throw new HttpError(400, 'invalid_image_url', `image URL scheme of ${JSON.stringify(image.slice(0, 80))} is not supported; use http(s), file:// or a path`);
     }
-    return this.loadPath(/^file:\/\//i.test(image) ? fileURLToPath(image) : image, signal);
+    const path = /^file:\/\//i.test(image) ? filePath(image) : image;
+    if (path.includes('\0')) throw new HttpError(400, 'invalid_image_path', `image path ${quoted(image)} contains a NUL character`);
+    return this.loadPath(path, signal);
   }
 
   private checkExtension(name: string, isFolder: boolean): void {
@@ -74,5 +79,53 @@ export class ImageSource {
     this.checkExtension(basename(real), isFolder);
     const f = await readVolumeFile(real, { limits: this.config.limits, dataFileRoots: roots, signal });
     return { volume: f.volume, name: basename(abs), format: f.format };
+  }
+}
+
+const quoted = (s: string) => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
+/** The message for a URL that `new URL` refuses, naming the likely cause. */
+function unparseable(image: string): HttpError {
+  const why = /^[a-z]+:\/\/[^/?#]*\[[^\]]*%/i.test(image) ? ': IPv6 zone ids ("%25…" inside [ ]) are not allowed in image URLs' : '';
+  return new HttpError(400, 'invalid_image_url', `image ${quoted(image)} is not a valid URL${why}`);
+}
+
+/**
+ * Parses an http(s) image URL as far as naming its file needs, so that a malformed one is the client's 400, not
+ * a 500 from deeper down: the URL itself (a zone id in an IPv6 literal is refused there) and its path's
+ * percent-encoding (`%zz`, a cut-off `%E0%A4%A`).
+ */
+function checkHttpUrl(image: string): void {
+  let url: URL;
+  try {
+    url = new URL(image);
+  } catch {
+    throw unparseable(image);
+  }
+  try {
+    decodeURIComponent(url.pathname);
+  } catch {
+    throw new HttpError(400, 'invalid_image_url', `image URL ${quoted(image)} has a malformed percent-encoding in its path (each % must start a UTF-8 %XX escape)`);
+  }
+}
+
+/** The local path a `file://` URL names; every way Node refuses one becomes a 400 saying why. */
+function filePath(image: string): string {
+  let url: URL;
+  try {
+    url = new URL(image);
+  } catch {
+    throw unparseable(image);
+  }
+  if (url.hostname && url.hostname !== 'localhost') {
+    throw new HttpError(400, 'invalid_image_url', `file URL ${quoted(image)} names host ${JSON.stringify(url.hostname)}; file:// URLs may only name this machine (file:///path or file://localhost/path)`);
+  }
+  try {
+    return fileURLToPath(url);
+  } catch (e) {
+    if (e instanceof URIError) throw new HttpError(400, 'invalid_image_url', `file URL ${quoted(image)} has a malformed percent-encoding (each % must start a UTF-8 %XX escape)`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_INVALID_FILE_URL_PATH') throw new HttpError(400, 'invalid_image_url', `file URL ${quoted(image)} is not a usable path: ${(e as Error).message}`);
+    throw new HttpError(400, 'invalid_image_url', `file URL ${quoted(image)} is not a valid file URL`);
   }
 }
