@@ -61,7 +61,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
 
   const ready = (async () => {
     const t0 = performance.now();
-    const backend = createBackend({ device: config.device, threads: config.threads || undefined, onWarning: (m) => log.warn(m) });
+    const backend = createBackend({ device: config.device, threads: config.threads || undefined, onWarning: (m) => log.warn(m), onInfo: (m) => log.info(m) });
     const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
     const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
     await pipeline.segment(warmUpVolume(pipeline.manifest), { classes: first ? [first] : [] });

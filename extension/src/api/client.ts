@@ -22,7 +22,9 @@ export class ApiError extends Error {
 function plainWords(status: number, detail: string): string {
   switch (status) {
     case 401:
-      return 'The VISTA3D server needs an API key that this viewer does not have.';
+      return 'The VISTA3D server needs you to sign in again (your session has ended, or this viewer has no credentials): reload the page to reach the login.';
+    case 429:
+      return `Too many VISTA3D jobs at once: ${detail}`;
     case 413:
       return `The image is too large for the VISTA3D server: ${detail}`;
     case 415:
@@ -39,17 +41,23 @@ function plainWords(status: number, detail: string): string {
   }
 }
 
-/** Talks to our server's /v1 API (same origin by default). Knows HTTP; knows nothing of OHIF. */
+/**
+ * Talks to our server's /v1 API (same origin by default). Knows HTTP; knows nothing of OHIF. Credentials: the
+ * viewer's login session travels as its same-origin cookie; `authHeaders` adds what the host's login gives (OHIF's
+ * userAuthenticationService: an OIDC bearer token).
+ */
 export class Vista3dClient {
   constructor(
     readonly baseUrl = '/v1',
     private readonly fetchImpl: typeof fetch = (...a) => fetch(...a),
+    private readonly authHeaders: () => Record<string, string> | undefined = () => undefined,
   ) {}
 
   private async call(path: string, init?: RequestInit): Promise<Response> {
     let r: Response;
     try {
-      r = await this.fetchImpl(`${this.baseUrl}${path}`, init);
+      const headers = { ...(this.authHeaders() ?? {}), ...((init?.headers as Record<string, string> | undefined) ?? {}) };
+      r = await this.fetchImpl(`${this.baseUrl}${path}`, { ...init, headers, credentials: 'same-origin' });
     } catch {
       throw new ApiError('The VISTA3D server cannot be reached. Is it running?');
     }

@@ -38,10 +38,12 @@ function seriesUrl(ds: DisplaySetLike): string {
 
 export function getCommandsModule(deps: CommandsModuleDeps) {
   const { servicesManager, commandsManager, extensionManager, store } = deps;
+  const services = (servicesManager as { services: Record<string, any> }).services;
   const ctx: CommandContext = {
     store,
-    api: new Vista3dClient(),
-    services: (servicesManager as { services: Record<string, any> }).services,
+    // with OHIF's oidc login, its userAuthenticationService holds the bearer token the server checks
+    api: new Vista3dClient('/v1', undefined, () => services.userAuthenticationService?.getAuthorizationHeader?.()),
+    services,
     cs: viewerCornerstone,
     runCommand: (name, args) => (commandsManager as { runCommand(n: string, a?: unknown): unknown }).runCommand(name, args),
     imageUrlFor: seriesUrl,

@@ -192,3 +192,4 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 export function loadBundleFromDir(dir: string): Promise<ModelBundle> {
   return loadBundle(async (name) => new Uint8Array(await readFile(join(dir, name))), dir);
 }
+export { runIfMain } from './cli.ts';
