@@ -16,3 +16,4 @@ export type { JobView } from './jobs.ts';
 export type { Backend, BackendOptions, GraphSession, TensorData } from './backend/types.ts';
 export { deviceCandidates, DEVICE_TABLE } from './backend/devices.ts';
 export * from './geometry/sliceStack.ts';
+export * from './geometry/region.ts';

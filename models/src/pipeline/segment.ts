@@ -2,6 +2,7 @@ import type { Backend, GraphSession, TensorData } from '../backend/types.ts';
 import { tensor } from '../backend/types.ts';
 import { ModelBundleError, throwIfAborted } from '../errors.ts';
 import { sourcePointToModel } from '../geometry/modelGrid.ts';
+import { cropToRegion, regionToVolume, type LabelRegion } from '../geometry/region.ts';
 import type { Vec3, Volume } from '../geometry/volume.ts';
 import type { ModelBundle } from './bundle.ts';
 import { keepComponentsWithSeeds } from './components.ts';
@@ -46,8 +47,13 @@ export interface SegmentTimings {
 }
 
 export interface SegmentResult {
-  /** Global VISTA3D label indices on exactly the input's grid; `notProcessedValue` where nothing ran. */
-  labels: Volume<Uint8Array>;
+  /**
+   * The result as the part of the input's grid it covers: every voxel outside the region is `region.outside`
+   * (0, or `notProcessedValue` for a point prompt alone). What the viewer needs; no full-grid array is made for it.
+   */
+  region: LabelRegion;
+  /** Global VISTA3D label indices on exactly the input's grid; `notProcessedValue` where nothing ran. Built from `region` on first use. */
+  readonly labels: Volume<Uint8Array>;
   prompts: ResolvedPrompts;
   timings: SegmentTimings;
 }
@@ -253,24 +259,35 @@ export class Vista3dPipeline {
         }
       }
     }
+    const region = cropToRegion(data, volume.dims as Vec3, classLabels ? 0 : m.notProcessedValue);
     const t3 = performance.now();
     onProgress?.({ stage: 'done', done: 1, total: 1 });
-    return {
-      labels: { data, dims: [...volume.dims] as Vec3, spacing: [...volume.spacing] as Vec3, direction: [...volume.direction] as Volume['direction'], origin: [...volume.origin] as Vec3 },
-      prompts: resolved,
-      timings: {
-        preprocessMs: t1 - t0,
-        inferenceMs: t2 - t1,
-        postprocessMs: t3 - t2,
-        runtimeMs: this.backend.stats.runMs - runtime0,
-        windows: total,
-      },
-    };
+    return segmentResult(region, volume, resolved, {
+      preprocessMs: t1 - t0,
+      inferenceMs: t2 - t1,
+      postprocessMs: t3 - t2,
+      runtimeMs: this.backend.stats.runMs - runtime0,
+      windows: total,
+    });
   }
 
   async dispose(): Promise<void> {
     await Promise.all(Object.values(this.graphs).map((g) => g.dispose()));
   }
+}
+
+/** A result whose full-grid `labels` are built from its region when first read (and kept). */
+function segmentResult(region: LabelRegion, grid: Omit<Volume, 'data'>, prompts: ResolvedPrompts, timings: SegmentTimings): SegmentResult {
+  const geometry = { dims: [...grid.dims] as Vec3, spacing: [...grid.spacing] as Vec3, direction: [...grid.direction] as Volume['direction'], origin: [...grid.origin] as Vec3 };
+  let labels: Volume<Uint8Array> | undefined;
+  return {
+    region,
+    prompts,
+    timings,
+    get labels() {
+      return (labels ??= regionToVolume(region, geometry));
+    },
+  };
 }
 
 function checkLogits(t: TensorData | undefined, batch: number, roi: Vec3, graph: string): Float32Array {
