@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -28,6 +28,7 @@ import { generatePhantom, type Phantom } from '../../models/src/phantom/index.ts
 import type { Mat3, Vec3, Volume } from '../../models/src/geometry/volume.ts';
 import { loadHeadCT } from '../../models/test/support/realData.ts';
 import { DEFAULT_MODEL_DIR, DEFAULT_VIEWER_DIST, REPO_ROOT } from '../../server/src/config.ts';
+import { hashUserLine } from '../../server/src/auth/users.ts';
 import type { RunningServer } from '../../server/src/server.ts';
 import { orthancMissing, startOrthanc, storeSeries, type RunningOrthanc } from '../../server/test/orthanc.ts';
 import { makeTestEnv, startTestServer, type TestEnv } from '../../server/test/support.ts';
@@ -238,6 +239,9 @@ function assertSameGrid(result: Volume, grid: Volume, what: string) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+const E2E_USER = 'radiologist';
+const E2E_PASSWORD = 'e2e correct horse battery';
+
 describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', { skip: missing || false, timeout: 900_000 }, () => {
   let orthanc: RunningOrthanc;
   let env: TestEnv;
@@ -312,9 +316,21 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     const snapshot = snapshotModel();
     trainedModel = snapshot !== null;
     modelDir = snapshot ?? join(env.dir, 'model');
-    server = await startTestServer(env, { DICOMWEB_URL: orthanc.dicomweb, MODEL_DIR: modelDir, VIEWER_DIST: DEFAULT_VIEWER_DIST, THREADS: '2' });
+    // Authentication on, as a hospital runs it: an API key for scripts, a viewer user who logs in (SECURITY.md).
+    const usersFile = join(env.dir, 'users.txt');
+    writeFileSync(usersFile, `${await hashUserLine(E2E_USER, E2E_PASSWORD)}\n`);
+    server = await startTestServer(env, { DICOMWEB_URL: orthanc.dicomweb, MODEL_DIR: modelDir, VIEWER_DIST: DEFAULT_VIEWER_DIST, THREADS: '2', API_KEY: 'e2e-'.repeat(8), USERS_FILE: usersFile });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    // Unauthenticated, the viewer sends the browser to the login page; /dicomweb refuses it.
+    assert.equal((await page.request.get(`${server.url}/dicomweb/studies`)).status(), 401);
+    await page.goto(`${server.url}/vista3d?StudyInstanceUIDs=1.2.3`);
+    assert.match(page.url(), /\/login\?next=/);
+    await page.fill('input[name="user"]', E2E_USER);
+    await page.fill('input[name="password"]', E2E_PASSWORD);
+    await Promise.all([page.waitForURL(/\/vista3d\?StudyInstanceUIDs=1\.2\.3/), page.click('button[type="submit"]')]);
+    assert.equal((await page.request.get(`${server.url}/dicomweb/studies?limit=1`)).status(), 200, 'the session cookie opens /dicomweb');
+    trace('logged in');
     // tsx (esbuild, keepNames) wraps named functions in `__name(...)`: give the functions sent to the page one.
     await page.addInitScript({ content: 'window.__name = (f) => f;' });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -388,9 +404,10 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
   }
 
   async function jobResult(id: string): Promise<Volume<Uint8Array>> {
-    const r = await fetch(`${server.url}/v1/vista3d/jobs/${id}/result?format=file`);
-    assert.equal(r.status, 200);
-    const v = readNifti(new Uint8Array(await r.arrayBuffer()));
+    // as the viewer's user (jobs are visible to their own client only), with its session cookie
+    const r = await page.request.get(`${server.url}/v1/vista3d/jobs/${id}/result?format=file`);
+    assert.equal(r.status(), 200);
+    const v = readNifti(new Uint8Array(await r.body()));
     return { ...v, data: Uint8Array.from(v.data as ArrayLike<number>) };
   }
 
