@@ -58,6 +58,17 @@ export function cropAndScale(image: Float32Array, dims: Vec3, box: Box, w: Model
   return out;
 }
 
+/** Maps intensities linearly from [min, max] to [outMin, outMax] in place (clipping when asked); returns `image`. */
+export function scaleIntensities(image: Float32Array, w: ModelManifest['preprocessing']['intensity']): Float32Array {
+  const scale = (w.outMax - w.outMin) / (w.max - w.min);
+  for (let o = 0; o < image.length; o++) {
+    let v = image[o];
+    if (w.clip) v = v < w.min ? w.min : v > w.max ? w.max : v;
+    image[o] = (v - w.min) * scale + w.outMin;
+  }
+  return image;
+}
+
 /** Reorient + resample, crop the foreground, scale intensities: the model's pre-processing, invertible. */
 export function preprocess(volume: Volume, manifest: ModelManifest): Preprocessed {
   const p = manifest.preprocessing;

@@ -12,21 +12,24 @@ export function boxDims(b: Box): Vec3 {
 }
 
 /**
- * Trilinear resampling of the original image onto the model grid (edge voxels replicated outside the image).
+ * Trilinear resampling of the original image onto the model grid (edge voxels replicated outside the image), or
+ * onto the box `box` of it only (a point prompt's windows: no whole-volume work).
  * Input: `source` in the original layout (i fastest, dims `grid.sourceDims`). Output: Float32Array in model
- * layout (u0 fastest, dims `grid.dims`), values in the source's units (e.g. HU).
+ * layout (u0 fastest, dims `grid.dims`, or boxDims(box) with voxel (0,0,0) at model voxel box.lo), values in the
+ * source's units (e.g. HU).
  */
-export function resampleToModel(source: VoxelArray, grid: ModelGrid): Float32Array {
+export function resampleToModel(source: VoxelArray, grid: ModelGrid, box: Box = { lo: [0, 0, 0], hi: grid.dims }): Float32Array {
   const strides = [1, grid.sourceDims[0], grid.sourceDims[0] * grid.sourceDims[1]];
+  const dims = boxDims(box);
   const tables = [0, 1, 2].map((t) => {
     const a = grid.perm[t];
     const n = grid.sourceDims[a];
-    const m = grid.dims[t];
+    const m = dims[t];
     const lo = new Int32Array(m);
     const hi = new Int32Array(m);
     const w = new Float32Array(m);
     for (let u = 0; u < m; u++) {
-      const x = Math.min(Math.max(modelToSourceIndex(grid, t, u), 0), n - 1);
+      const x = Math.min(Math.max(modelToSourceIndex(grid, t, u + box.lo[t]), 0), n - 1);
       const f = Math.floor(x);
       lo[u] = f * strides[a];
       hi[u] = Math.min(f + 1, n - 1) * strides[a];
@@ -34,7 +37,7 @@ export function resampleToModel(source: VoxelArray, grid: ModelGrid): Float32Arr
     }
     return { lo, hi, w };
   });
-  const [m0, m1, m2] = grid.dims;
+  const [m0, m1, m2] = dims;
   const out = new Float32Array(m0 * m1 * m2);
   const [A, B, C] = tables;
   let o = 0;
@@ -113,9 +116,10 @@ export const INSIDE = 2;
  * `logits` and `processed` (1 where a window ran): model layout restricted to `box`. An original voxel whose
  * nearest model voxel was not processed (or lies outside the box) is NOT_PROCESSED; else INSIDE where the
  * interpolated logit exceeds `threshold` and OUTSIDE otherwise. Unprocessed neighbours count as `threshold − 1`.
- * Only original voxels within the processed region's bounding box are visited. Output: original layout.
+ * Only original voxels within the processed region's bounding box are visited, and only that box is returned:
+ * `mask` in the original layout restricted to [lo, hi) (i fastest), NOT_PROCESSED everywhere outside it.
  */
-export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, box: Box, grid: ModelGrid, threshold: number): Uint8Array {
+export function logitsToSourceRegion(logits: Float32Array, processed: Uint8Array, box: Box, grid: ModelGrid, threshold: number): { lo: Vec3; hi: Vec3; mask: Uint8Array } {
   const bd = boxDims(box);
   const strides = [1, bd[0], bd[0] * bd[1]];
   const values = new Float32Array(logits.length);
@@ -137,8 +141,7 @@ export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, 
     if (z < lo[2]) lo[2] = z;
     if (z >= hi[2]) hi[2] = z + 1;
   }
-  const out = new Uint8Array(grid.sourceDims[0] * grid.sourceDims[1] * grid.sourceDims[2]);
-  if (hi[0] <= lo[0]) return out;
+  if (hi[0] <= lo[0]) return { lo: [0, 0, 0], hi: [0, 0, 0], mask: new Uint8Array(0) };
   // Per original axis a (model axis t): the range of original indices whose nearest model voxel lies in [lo, hi),
   // and for each index the two model offsets and the weight of the upper one.
   const tables: { from: number; to: number; near: Int32Array; a: Int32Array; b: Int32Array; w: Float32Array }[] = [];
@@ -167,8 +170,11 @@ export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, 
     }
     tables[axis] = { from, to, near, a, b, w };
   }
-  const [n0, n1] = grid.sourceDims;
   const [T0, T1, T2] = tables;
+  const rlo: Vec3 = [T0.from, T1.from, T2.from];
+  const rhi: Vec3 = [Math.max(T0.to, T0.from), Math.max(T1.to, T1.from), Math.max(T2.to, T2.from)];
+  const [r0, r1] = [rhi[0] - rlo[0], rhi[1] - rlo[1]];
+  const out = new Uint8Array(r0 * r1 * (rhi[2] - rlo[2]));
   for (let k = T2.from; k < T2.to; k++) {
     if (T2.near[k] < 0) continue;
     const c0 = T2.a[k], c1 = T2.b[k], wc = T2.w[k];
@@ -177,7 +183,7 @@ export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, 
       const b0 = T1.a[j], b1 = T1.b[j], wb = T1.w[j];
       const p00 = b0 + c0, p10 = b1 + c0, p01 = b0 + c1, p11 = b1 + c1;
       const base = T2.near[k] + T1.near[j];
-      const row = n0 * (j + n1 * k);
+      const row = r0 * (j - rlo[1] + r1 * (k - rlo[2])) - rlo[0];
       for (let i = T0.from; i < T0.to; i++) {
         const ni = T0.near[i];
         if (ni < 0 || !processed[base + ni]) continue;
@@ -193,5 +199,16 @@ export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, 
       }
     }
   }
+  return { lo: rlo, hi: rhi, mask: out };
+}
+
+/** `logitsToSourceRegion` on the whole original grid (original layout, NOT_PROCESSED outside the region). */
+export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, box: Box, grid: ModelGrid, threshold: number): Uint8Array {
+  const r = logitsToSourceRegion(logits, processed, box, grid, threshold);
+  const [n0, n1, n2] = grid.sourceDims;
+  const out = new Uint8Array(n0 * n1 * n2);
+  const [b0, b1, b2] = [r.hi[0] - r.lo[0], r.hi[1] - r.lo[1], r.hi[2] - r.lo[2]];
+  for (let z = 0; z < b2; z++)
+    for (let y = 0; y < b1; y++) out.set(r.mask.subarray(b0 * (y + b1 * z), b0 * (y + 1 + b1 * z)), r.lo[0] + n0 * (r.lo[1] + y + n1 * (r.lo[2] + z)));
   return out;
 }

@@ -1,17 +1,18 @@
 import type { Backend, GraphSession, TensorData } from '../backend/types.ts';
 import { tensor } from '../backend/types.ts';
 import { ModelBundleError, throwIfAborted } from '../errors.ts';
-import { sourcePointToModel } from '../geometry/modelGrid.ts';
-import { cropToRegion, regionToVolume, type LabelRegion } from '../geometry/region.ts';
+import { makeModelGrid } from '../geometry/modelGrid.ts';
+import { cropToRegion, regionDims, regionToVolume, type LabelRegion } from '../geometry/region.ts';
 import type { Vec3, Volume } from '../geometry/volume.ts';
 import type { ModelBundle } from './bundle.ts';
-import { keepComponentsWithSeeds } from './components.ts';
+import { classPlan, runClassPass, type ClassGraphs } from './classPass.ts';
 import type { ModelManifest } from './manifest.ts';
-import { preprocess } from './preprocess.ts';
+import { runPointPass, type PointGraphs } from './pointPass.ts';
+import { preprocess, type Preprocessed } from './preprocess.ts';
 import { LabelSet, resolvePrompts, type Prompts, type ResolvedPrompts } from './prompts.ts';
-import { boxDims, INSIDE, labelsToSource, logitsToSourceMask, NOT_PROCESSED } from './resample.ts';
-import { accumulatePatch, centredStart, extractPatch, gridWindows, importanceMap } from './slidingWindow.ts';
-import { checkWork, DEFAULT_ACCUMULATOR_FLOATS, planWork, type WorkLimits, type WorkPlan } from './work.ts';
+import { labelsToSource } from './resample.ts';
+import { importanceMap } from './slidingWindow.ts';
+import { checkWork, DEFAULT_ACCUMULATOR_FLOATS, DEFAULT_MAX_POINT_WINDOWS, planWork, type WorkLimits, type WorkPlan } from './work.ts';
 
 export interface Progress {
   stage: 'preprocess' | 'inference' | 'postprocess' | 'done';
@@ -26,11 +27,24 @@ export interface FeatureCache {
   set(key: string, features: TensorData): void;
 }
 
+/**
+ * What a caller keeps per image (keyed by its content) between prompts: the encoder features per window, and the
+ * model-space image with the mapping back. Either may be absent (nothing kept).
+ */
+export interface ImageCache {
+  features?: FeatureCache;
+  preprocessed?: { get(): Preprocessed | undefined; set(p: Preprocessed): void };
+}
+
 export interface SegmentOptions {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   /** Keyed by window; the caller keeps one cache per image (and model) and drops it when the image changes. */
   featureCache?: FeatureCache;
+  /** The per-image state (features, model-space image); `featureCache` wins for features when both are given. */
+  imageCache?: ImageCache;
+  /** Bound on a point prompt's windows (DEFAULT_MAX_POINT_WINDOWS); set it to the number of distinct click windows to turn growth off. */
+  maxPointWindows?: number;
   /** Most float32 values the class accumulators may hold at once; more classes run in several passes. */
   maxAccumulatorFloats?: number;
   /** Refuse (LimitExceededError) before allocating when the work is over these. */
@@ -44,6 +58,10 @@ export interface SegmentTimings {
   /** Time spent inside ONNX Runtime (part of inferenceMs). */
   runtimeMs: number;
   windows: number;
+  /** Point prompts: windows added because the structure reached an inner window edge. */
+  pointWindowsGrown?: number;
+  /** Point prompts: the structure still reaches an inner window edge (the window budget ran out). */
+  pointCut?: boolean;
 }
 
 export interface SegmentResult {
@@ -107,8 +125,8 @@ export class Vista3dPipeline {
    * The cost of segmenting an image of this geometry (no voxels needed) with these prompts; throws
    * LimitExceededError when it is over `limits`. Cheap: the server calls it before queueing a request.
    */
-  planWork(geometry: Pick<Volume, 'dims' | 'spacing' | 'direction' | 'origin'>, prompts: Prompts | undefined, limits?: WorkLimits, maxAccumulatorFloats?: number): WorkPlan {
-    const plan = planWork(geometry, this.resolvePrompts(prompts, geometry.dims), this.manifest, maxAccumulatorFloats);
+  planWork(geometry: Pick<Volume, 'dims' | 'spacing' | 'direction' | 'origin'>, prompts: Prompts | undefined, limits?: WorkLimits, maxAccumulatorFloats?: number, maxPointWindows?: number): WorkPlan {
+    const plan = planWork(geometry, this.resolvePrompts(prompts, geometry.dims), this.manifest, maxAccumulatorFloats, maxPointWindows);
     if (limits) checkWork(plan, limits, `an image of ${geometry.dims.join('×')} voxels at ${geometry.spacing.map((s) => +s.toPrecision(4)).join('×')} mm`);
     return plan;
   }
@@ -117,149 +135,55 @@ export class Vista3dPipeline {
     const { onProgress, signal } = options;
     const m = this.manifest;
     const resolved = this.resolvePrompts(prompts, volume.dims);
-    if (options.limits) this.planWork(volume, prompts, options.limits, options.maxAccumulatorFloats);
+    if (options.limits) this.planWork(volume, prompts, options.limits, options.maxAccumulatorFloats, options.maxPointWindows);
     const runtime0 = this.backend.stats.runMs;
     const t0 = performance.now();
     onProgress?.({ stage: 'preprocess', done: 0, total: 1 });
     throwIfAborted(signal);
-    const pre = preprocess(volume, m);
-    const dims = boxDims(pre.box);
-    const n = dims[0] * dims[1] * dims[2];
-    const roi = m.inference.roiSize as Vec3;
+    // Whole-image pre-processing only for class prompts (and kept by the caller for the next one); a point
+    // prompt resamples its own windows.
+    const pre = resolved.classIds.length ? this.preprocessed(volume, options.imageCache) : null;
+    const grid = pre?.grid ?? makeModelGrid(volume, m.preprocessing.orientation, m.preprocessing.spacing as Vec3);
     const t1 = performance.now();
 
-    const classWindows = resolved.classIds.length ? gridWindows(dims, roi, m.inference.overlap) : [];
-    const groupSize = Math.max(1, Math.floor((options.maxAccumulatorFloats ?? DEFAULT_ACCUMULATOR_FLOATS) / n));
-    const groups: number[][] = [];
-    for (let i = 0; i < resolved.classIds.length; i += groupSize) groups.push(resolved.classIds.slice(i, i + groupSize));
-
-    let modelPoints: Vec3[] = [];
-    let pointWindows: Vec3[] = [];
-    if (resolved.point) {
-      modelPoints = resolved.point.points.map((p) => {
-        const u = sourcePointToModel(pre.grid, p);
-        return [0, 1, 2].map((t) => u[t] - pre.box.lo[t]) as Vec3;
-      });
-      const keys = new Set<string>();
-      for (const p of modelPoints) {
-        const s = [0, 1, 2].map((t) => centredStart(p[t], dims[t], roi[t])) as Vec3;
-        if (!keys.has(s.join(','))) {
-          keys.add(s.join(','));
-          pointWindows.push(s);
-        }
-      }
-    }
-    const total = classWindows.length * groups.length + pointWindows.length;
+    const roi = m.inference.roiSize as Vec3;
+    const plan = pre ? classPlan(pre, m, resolved.classIds, options.maxAccumulatorFloats ?? DEFAULT_ACCUMULATOR_FLOATS) : { windows: [], groups: [] };
+    const maxPointWindows = options.maxPointWindows ?? DEFAULT_MAX_POINT_WINDOWS;
+    let total = plan.windows.length * plan.groups.length + (resolved.point ? Math.min(resolved.point.points.length, maxPointWindows) : 0);
     let done = 0;
-    const tick = () => onProgress?.({ stage: 'inference', done: ++done, total });
     onProgress?.({ stage: 'inference', done: 0, total });
-
     const weights = importanceMap(roi, m.inference.blending, m.inference.sigmaScale);
-    const cache = options.featureCache;
-    const features = async (start: Vec3): Promise<TensorData> => {
-      const key = start.join(',');
-      const hit = cache?.get(key);
-      if (hit) return hit;
-      const patch = extractPatch(pre.image, dims, start, roi);
-      const spec = m.graphs.encoder;
-      const out = await this.graphs.encoder.run({ [spec.inputs.image]: tensor('float32', patch, [1, 1, ...roi]) });
-      const f = out[spec.outputs.features];
-      cache?.set(key, f);
-      return f;
+    const graphs = this.graphCalls(options.featureCache ?? options.imageCache?.features);
+
+    const tick = () => {
+      done++;
+      onProgress?.({ stage: 'inference', done, total });
     };
-
-    // Class prompts: per group of classes one pass of windows, keeping a running argmax (best logit, label).
-    let classLabels: Uint8Array | null = null;
-    if (groups.length) {
-      const best = new Float32Array(n).fill(-Infinity);
-      classLabels = new Uint8Array(n);
-      const spec = m.graphs.classHead;
-      for (const group of groups) {
-        const acc = new Float32Array(group.length * n);
-        const wsum = new Float32Array(n);
-        for (const start of classWindows) {
-          throwIfAborted(signal);
-          const f = await features(start);
-          for (let c0 = 0; c0 < group.length; c0 += m.inference.maxClassesPerRun) {
-            const ids = group.slice(c0, c0 + m.inference.maxClassesPerRun);
-            const out = await this.graphs.classHead.run({
-              [spec.inputs.features]: f,
-              [spec.inputs.classVector]: tensor(m.inference.classVectorType, ids, [ids.length, 1]),
-            });
-            const logits = checkLogits(out[spec.outputs.logits], ids.length, roi, 'classHead');
-            accumulatePatch(acc.subarray(c0 * n), c0 === 0 ? wsum : null, dims, logits, ids.length, start, roi, weights);
-          }
-          tick();
-        }
-        for (let c = 0; c < group.length; c++) {
-          const off = c * n;
-          const id = group[c];
-          for (let i = 0; i < n; i++) {
-            const v = acc[off + i] / wsum[i];
-            if (v > best[i]) {
-              best[i] = v;
-              classLabels[i] = v > m.inference.threshold ? id : 0;
-            }
-          }
-        }
-      }
-    }
-
-    // Point prompt: windows around the clicks only; the rest is "not processed".
-    let pointLogits: Float32Array | null = null;
-    let processed: Uint8Array | null = null;
-    if (resolved.point) {
-      const pt = resolved.point;
-      const spec = m.graphs.pointHead;
-      const acc = new Float32Array(n);
-      const wsum = new Float32Array(n);
-      for (const start of pointWindows) {
-        throwIfAborted(signal);
-        const f = await features(start);
-        const coords = modelPoints.flatMap((p) => [p[0] - start[0], p[1] - start[1], p[2] - start[2]]);
-        // As MONAI's VISTA3D does per patch: clicks outside this window are padding (label −1).
-        const labels = pt.labels.map((l, i) => (modelPoints[i].every((v, t) => v >= start[t] - 0.5 && v < start[t] + roi[t] - 0.5) ? l : -1));
-        const out = await this.graphs.pointHead.run({
-          [spec.inputs.features]: f,
-          [spec.inputs.pointCoords]: tensor('float32', coords, [1, modelPoints.length, 3]),
-          [spec.inputs.pointLabels]: tensor(m.inference.pointLabelsType, labels, [1, labels.length]),
-          [spec.inputs.classVector]: tensor(m.inference.classVectorType, [pt.labelId], [1, 1]),
-        });
-        accumulatePatch(acc, wsum, dims, checkLogits(out[spec.outputs.logits], 1, roi, 'pointHead'), 1, start, roi, weights);
-        tick();
-      }
-      pointLogits = new Float32Array(n);
-      processed = new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        if (wsum[i] > 0) {
-          processed[i] = 1;
-          pointLogits[i] = acc[i] / wsum[i];
-        }
-      }
-    }
+    const classLabels = pre ? await runClassPass(pre, m, plan, graphs, weights, { signal, onWindow: tick }) : null;
+    const classDone = done;
+    const point = resolved.point
+      ? await runPointPass(volume, grid, m, resolved.point, graphs, {
+          maxWindows: maxPointWindows,
+          weights,
+          signal,
+          onWindow: (d, n) => {
+            total = classDone + Math.max(n, d);
+            done = classDone + d;
+            onProgress?.({ stage: 'inference', done, total });
+          },
+        })
+      : null;
     const t2 = performance.now();
     onProgress?.({ stage: 'postprocess', done: 0, total: 1 });
     throwIfAborted(signal);
 
-    const data = labelsToSource(classLabels ?? new Uint8Array(n).fill(m.notProcessedValue), pre.box, pre.grid, 0);
-    if (resolved.point && pointLogits && processed) {
-      // The point mask is thresholded on the original grid (trilinear logits), then only the components that
-      // hold a positive click are kept; it replaces the label where it is and clears it elsewhere in its windows.
-      const pt = resolved.point;
-      const mask = logitsToSourceMask(pointLogits, processed, pre.box, pre.grid, m.inference.threshold);
-      const positives = pt.points.filter((_, i) => pt.labels[i] === 1 || pt.labels[i] === 3);
-      const keep = keepComponentsWithSeeds(mask, volume.dims as Vec3, positives, INSIDE);
-      const id = pt.labelId;
-      const none = m.notProcessedValue;
-      for (let i = 0; i < data.length; i++) {
-        if (keep[i]) data[i] = id;
-        else if (mask[i] !== NOT_PROCESSED) {
-          const v = data[i];
-          if (v === id || v === none) data[i] = 0;
-        }
-      }
-    }
-    const region = cropToRegion(data, volume.dims as Vec3, classLabels ? 0 : m.notProcessedValue);
+    let region: LabelRegion;
+    if (classLabels && pre) {
+      // class labels on the whole grid, the point result (if any) over its own region
+      const data = labelsToSource(classLabels, pre.box, pre.grid, 0);
+      if (point) overlayPoint(data, volume.dims as Vec3, point.region, resolved.point!.labelId, m.notProcessedValue);
+      region = cropToRegion(data, volume.dims as Vec3, 0);
+    } else region = point?.region ?? { lo: [0, 0, 0], hi: [0, 0, 0], data: new Uint8Array(0), outside: m.notProcessedValue };
     const t3 = performance.now();
     onProgress?.({ stage: 'done', done: 1, total: 1 });
     return segmentResult(region, volume, resolved, {
@@ -267,8 +191,53 @@ export class Vista3dPipeline {
       inferenceMs: t2 - t1,
       postprocessMs: t3 - t2,
       runtimeMs: this.backend.stats.runMs - runtime0,
-      windows: total,
+      windows: done,
+      ...(point ? { pointWindowsGrown: point.grown, pointCut: point.cut } : {}),
     });
+  }
+
+  /**
+   * The model-space image a class prompt runs on (reoriented, resampled, cropped, scaled, with the mapping back),
+   * from the caller's per-image cache when it holds it; the server calls this ahead of the first prompt.
+   */
+  preprocessed(volume: Volume, cache?: ImageCache): Preprocessed {
+    const hit = cache?.preprocessed?.get();
+    if (hit) return hit;
+    const pre = preprocess(volume, this.manifest);
+    cache?.preprocessed?.set(pre);
+    return pre;
+  }
+
+  /** The graphs as the passes call them: features through the cache, heads with the manifest's tensor names. */
+  private graphCalls(cache: FeatureCache | undefined): ClassGraphs & PointGraphs {
+    const m = this.manifest;
+    const roi = m.inference.roiSize as Vec3;
+    return {
+      features: async (key, patch) => {
+        const hit = cache?.get(key);
+        if (hit) return hit;
+        const spec = m.graphs.encoder;
+        const out = await this.graphs.encoder.run({ [spec.inputs.image]: tensor('float32', patch(), [1, 1, ...roi]) });
+        const f = out[spec.outputs.features];
+        cache?.set(key, f);
+        return f;
+      },
+      classHead: async (f, ids) => {
+        const spec = m.graphs.classHead;
+        const out = await this.graphs.classHead.run({ [spec.inputs.features]: f, [spec.inputs.classVector]: tensor(m.inference.classVectorType, ids, [ids.length, 1]) });
+        return checkLogits(out[spec.outputs.logits], ids.length, roi, 'classHead');
+      },
+      pointHead: async (f, coords, labels, labelId) => {
+        const spec = m.graphs.pointHead;
+        const out = await this.graphs.pointHead.run({
+          [spec.inputs.features]: f,
+          [spec.inputs.pointCoords]: tensor('float32', coords, [1, labels.length, 3]),
+          [spec.inputs.pointLabels]: tensor(m.inference.pointLabelsType, labels, [1, labels.length]),
+          [spec.inputs.classVector]: tensor(m.inference.classVectorType, [labelId], [1, 1]),
+        });
+        return checkLogits(out[spec.outputs.logits], 1, roi, 'pointHead');
+      },
+    };
   }
 
   async dispose(): Promise<void> {
@@ -288,6 +257,23 @@ function segmentResult(region: LabelRegion, grid: Omit<Volume, 'data'>, prompts:
       return (labels ??= regionToVolume(region, geometry));
     },
   };
+}
+
+/**
+ * Writes a point result into full-grid labels (i fastest): the structure where it is; where its windows ran but
+ * it is not, its label (or a not-processed value) is cleared; elsewhere the labels stay.
+ */
+function overlayPoint(data: Uint8Array, dims: Vec3, r: LabelRegion, id: number, none: number): void {
+  const [bx, by, bz] = regionDims(r);
+  for (let z = 0; z < bz; z++)
+    for (let y = 0; y < by; y++) {
+      const row = r.lo[0] + dims[0] * (r.lo[1] + y + dims[1] * (r.lo[2] + z));
+      for (let x = 0, s = bx * (y + by * z); x < bx; x++, s++) {
+        const v = r.data[s];
+        if (v === id) data[row + x] = id;
+        else if (v !== none && (data[row + x] === id || data[row + x] === none)) data[row + x] = 0;
+      }
+    }
 }
 
 function checkLogits(t: TensorData | undefined, batch: number, roi: Vec3, graph: string): Float32Array {

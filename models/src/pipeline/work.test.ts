@@ -5,6 +5,7 @@ import { LimitExceededError } from '../errors.ts';
 import type { Vec3, Volume } from '../geometry/volume.ts';
 import { exactBundle } from '../../test/support/testBundles.ts';
 import { Vista3dPipeline } from './segment.ts';
+import { DEFAULT_MAX_POINT_WINDOWS } from './work.ts';
 
 const geometry = (dims: Vec3, spacing: Vec3): Omit<Volume, 'data'> => ({ dims, spacing, direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] });
 
@@ -21,7 +22,7 @@ describe('planWork / work limits', () => {
       const plan = p.planWork(vol, prompts as never, undefined, maxAccumulatorFloats);
       const r = await p.segment(vol, prompts as never, { maxAccumulatorFloats });
       if ('classes' in prompts) assert.equal(plan.windows, r.timings.windows, JSON.stringify(prompts));
-      else assert.ok(plan.windows >= r.timings.windows && plan.windows === 3, `point windows bounded by the clicks: ${plan.windows} vs ${r.timings.windows}`);
+      else assert.ok(plan.windows >= r.timings.windows && plan.windows === DEFAULT_MAX_POINT_WINDOWS, `point windows bounded: ${plan.windows} vs ${r.timings.windows}`);
       assert.deepEqual(plan.modelDims, [13, 11, 9]);
     }
     await p.dispose();

@@ -26,16 +26,20 @@ export interface WorkPlan {
 /** Default float budget of the class accumulators (Vista3dPipeline's maxAccumulatorFloats). */
 export const DEFAULT_ACCUMULATOR_FLOATS = 2 ** 27;
 
+/** Point windows one prompt may run at most (those around its clicks, then neighbours where the structure reaches an inner edge). */
+export const DEFAULT_MAX_POINT_WINDOWS = 8;
+
 /**
  * The work a prompt set asks of an image with `geometry` (dims, spacing in mm; no voxels needed): the model grid
  * from the manifest's spacing and orientation, the windows of a dense scan over it for class prompts (in passes
- * of as many classes as the accumulators hold) plus at most one window per click.
+ * of as many classes as the accumulators hold) plus the point pass's window bound.
  */
 export function planWork(
   geometry: Pick<Volume, 'dims' | 'spacing' | 'direction' | 'origin'>,
   resolved: ResolvedPrompts,
   manifest: ModelManifest,
   maxAccumulatorFloats = DEFAULT_ACCUMULATOR_FLOATS,
+  maxPointWindows = DEFAULT_MAX_POINT_WINDOWS,
 ): WorkPlan {
   const p = manifest.preprocessing;
   const roi = manifest.inference.roiSize as Vec3;
@@ -59,8 +63,8 @@ export function planWork(
     channels = Math.min(resolved.classIds.length, perPass) + 2;
   }
   if (resolved.point) {
-    // one window per click at most (clicks in the same window share it)
-    windows += resolved.point.points.length;
+    // the windows around the clicks, then neighbours where the structure reaches an inner edge: the bound
+    windows += maxPointWindows;
     channels = Math.max(channels, 3);
   }
   return { modelDims: dims, modelVoxels, windows, bytes: modelVoxels * 4 * (2 + channels) };
