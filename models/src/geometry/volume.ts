@@ -1,3 +1,5 @@
+import { InvalidImageError } from '../errors.ts';
+
 /**
  * The one volume type of the project.
  *
@@ -79,24 +81,109 @@ export function affineOf(v: Pick<Volume, 'spacing' | 'direction' | 'origin'>): M
 
 /**
  * Splits a 4×4 voxel-index → world affine (row-major, any handedness) into spacing, direction and origin.
- * Columns of zero length (degenerate headers) become unit axes orthogonal to the others.
+ * Nothing is repaired: a column of zero length gives spacing 0 and a zero direction column, a non-finite entry
+ * gives NaN, and `checkGeometry` then refuses the result with the header field's name.
  */
 export function geometryFromAffine(a: readonly number[]): Pick<Volume, 'spacing' | 'direction' | 'origin'> {
   const cols: Vec3[] = [0, 1, 2].map((c) => [a[c], a[4 + c], a[8 + c]] as Vec3);
   const spacing = cols.map((c) => Math.hypot(c[0], c[1], c[2])) as Vec3;
-  const units = cols.map((c, i) => (spacing[i] > 0 ? (c.map((x) => x / spacing[i]) as Vec3) : null));
-  for (let i = 0; i < 3; i++) {
-    if (units[i]) continue;
-    const others = units.filter((u, k) => k !== i && u) as Vec3[];
-    units[i] = others.length === 2 ? normalize(cross(others[0], others[1])) : ([0, 0, 0].map((_, k) => (k === i ? 1 : 0)) as Vec3);
-    spacing[i] = 1;
-  }
-  const [u, w, z] = units as Vec3[];
+  const [u, w, z] = cols.map((c, i) => (spacing[i] > 0 ? (c.map((x) => x / spacing[i]) as Vec3) : ([0, 0, 0] as Vec3)));
   return {
     spacing,
     direction: [u[0], w[0], z[0], u[1], w[1], z[1], u[2], w[2], z[2]],
     origin: [a[3], a[7], a[11]],
   };
+}
+
+// ---- the one geometry check of every reader ----------------------------------------------------------------
+
+/**
+ * Smallest voxel size a reader accepts, in mm: 1 µm, finer than any CT or MR grid VISTA3D segments. A header
+ * saying 1e-30 (or 0) describes no scanner's grid, and every step between voxels would round to nothing.
+ */
+export const MIN_SPACING_MM = 1e-3;
+/** Largest voxel size a reader accepts, in mm: 10 m, more than any patient is long. */
+export const MAX_SPACING_MM = 1e4;
+/** How far from 1 the length of a direction column may be (readers normalise them; rounding stays far below). */
+export const DIRECTION_UNIT_TOLERANCE = 1e-3;
+/**
+ * Smallest |det| of the direction matrix (unit columns): the volume of the parallelepiped its three axes span.
+ * 1 for orthonormal axes, cos θ for a gantry tilt θ (0.71 at the 45° that `stackGeometry` allows); below 0.1 the
+ * axes are (nearly) linearly dependent, and world ↔ index cannot be inverted with any accuracy.
+ */
+export const MIN_DIRECTION_DETERMINANT = 0.1;
+
+/** The header fields a geometry came from, named in the messages of `checkGeometry`. */
+export interface GeometryFields {
+  /** The field giving the voxel size along index axis i, 0, 1, 2 (e.g. `pixdim[1]`, `pixdim[2]`, `pixdim[3]`). */
+  spacing: readonly [string, string, string];
+  /** The field giving the origin (e.g. `qoffset_x/y/z`, `ImagePositionPatient`). */
+  origin: string;
+  /** The field giving the direction (e.g. `sform`, `space directions`). */
+  direction: string;
+}
+
+/** Generic field names, for a geometry that came from no header. */
+export const VOLUME_FIELDS: GeometryFields = { spacing: ['spacing[0]', 'spacing[1]', 'spacing[2]'], origin: 'origin', direction: 'direction' };
+
+/** `NaN`, `Infinity` or `-Infinity`: the first non-finite value of a list, for messages; null when all are finite. */
+function nonFinite(values: readonly number[]): string | null {
+  const bad = values.find((x) => !Number.isFinite(x));
+  return bad === undefined ? null : String(bad);
+}
+
+/**
+ * Throws InvalidImageError unless a geometry (spacing in mm per index axis; direction row-major 3×3 with columns
+ * the index axes' unit vectors; origin in world mm, any world frame) describes a real grid: each spacing finite
+ * and from MIN_SPACING_MM to MAX_SPACING_MM, the origin finite, the direction finite with columns of unit length
+ * (within DIRECTION_UNIT_TOLERANCE) that are linearly independent (|det| ≥ MIN_DIRECTION_DETERMINANT). The
+ * message starts with `what` (the format, e.g. `NIfTI`) and names the field from `fields`, e.g.
+ * `NIfTI pixdim[2] is NaN`, `NIfTI sform is rank-deficient: …`, `DICOM ImagePositionPatient holds Infinity`.
+ * Readers call it before they allocate voxel data.
+ */
+export function checkGeometry(g: Pick<Volume, 'spacing' | 'direction' | 'origin'>, what: string, fields: GeometryFields = VOLUME_FIELDS): void {
+  checkSpacing(g.spacing, what, fields.spacing);
+  const origin = nonFinite(g.origin);
+  if (origin) throw new InvalidImageError(`${what} ${fields.origin} holds ${origin}: the origin must be 3 finite numbers`);
+  const d = g.direction;
+  const direction = nonFinite(d);
+  if (direction) throw new InvalidImageError(`${what} ${fields.direction} holds ${direction}: the direction must be 9 finite numbers`);
+  for (let c = 0; c < 3; c++) {
+    const length = Math.hypot(d[c], d[3 + c], d[6 + c]);
+    if (!(Math.abs(length - 1) <= DIRECTION_UNIT_TOLERANCE)) {
+      throw new InvalidImageError(`${what} ${fields.direction} axis ${c} has length ${length}: direction axes must be unit vectors`);
+    }
+  }
+  const det = Math.abs(dot([d[0], d[3], d[6]], cross([d[1], d[4], d[7]], [d[2], d[5], d[8]])));
+  if (!(det >= MIN_DIRECTION_DETERMINANT)) {
+    throw new InvalidImageError(
+      `${what} ${fields.direction} is rank-deficient: its axes are (nearly) linearly dependent (|det| of the unit axes is ${+det.toPrecision(3)}, at least ${MIN_DIRECTION_DETERMINANT} is needed)`,
+    );
+  }
+}
+
+/** The spacing part of `checkGeometry` (mm per index axis), for a reader that checks spacing fields on their own. */
+export function checkSpacing(spacing: readonly number[], what: string, fields: readonly string[] = VOLUME_FIELDS.spacing): void {
+  spacing.forEach((s, i) => {
+    if (!Number.isFinite(s)) throw new InvalidImageError(`${what} ${fields[i]} is ${s}`);
+    if (!(Math.abs(s) >= MIN_SPACING_MM && Math.abs(s) <= MAX_SPACING_MM)) {
+      throw new InvalidImageError(`${what} ${fields[i]} is ${s} mm: a voxel size must be from ${MIN_SPACING_MM} to ${MAX_SPACING_MM} mm`);
+    }
+  });
+}
+
+/**
+ * One pass over float voxel data (Float32Array, Float64Array; integer arrays are skipped, they cannot hold NaN):
+ * throws InvalidImageError when every voxel is NaN or ±Infinity (`NIfTI: all 24 voxels are NaN/Inf`), returns a
+ * warning when some are (`NIfTI: 3 of 24 voxels are NaN/Inf; they are left as they are`), else null.
+ */
+export function checkVoxelValues(data: VoxelArray, what: string): string | null {
+  if (!(data instanceof Float32Array || data instanceof Float64Array)) return null;
+  let bad = 0;
+  for (let p = 0; p < data.length; p++) if (!Number.isFinite(data[p])) bad++;
+  if (bad === 0) return null;
+  if (bad === data.length) throw new InvalidImageError(`${what}: all ${bad} voxels are NaN/Inf`);
+  return `${what}: ${bad} of ${data.length} voxels are NaN/Inf; they are left as they are`;
 }
 
 export function cross(a: readonly number[], b: readonly number[]): Vec3 {

@@ -208,6 +208,46 @@ describe('readDicomSeries rejects what is not one consistent series', () => {
   });
 });
 
+describe('readDicomSeries checks the geometry before copying pixels, and the values after', () => {
+  const vol = phantom([4, 3, 6], [1, 1, 2], IDENTITY3, [0, 0, 0]);
+  const files = writeDicomSeries(vol, { seed: 'geometry', date: DATE });
+  const all = (changes: Record<string, [string, unknown[]]>) => files.map((f) => rewrite(f, changes));
+  /** Re-encodes a file without one dataset attribute. */
+  const without = (file: DicomInput, tag: string): DicomInput => {
+    const dicom = dcmjs.DicomMessage.readFile(file.bytes.slice().buffer);
+    delete dicom.dict[tag];
+    return { name: file.name, bytes: new Uint8Array(dicom.write()) };
+  };
+
+  const rejected: [string, () => DicomInput[], RegExp][] = [
+    ['PixelSpacing 1e-30', () => all({ '00280030': ['DS', ['1e-30', '1e-30']] }), /^DICOM PixelSpacing\[1\] \(between columns\) is 1e-30 mm: a voxel size must be from 0\.001 to 10000 mm$/],
+    ['PixelSpacing of 20 m between rows', () => all({ '00280030': ['DS', [20000, 1]] }), /^DICOM PixelSpacing\[0\] \(between rows\) is 20000 mm/],
+    ['slices 20 m apart', () => writeDicomSeries(phantom([4, 3, 3], [1, 1, 20000], IDENTITY3, [0, 0, 0]), { date: DATE }), /^DICOM slice step \(from ImagePositionPatient\) is 20000 mm/],
+    ['a single slice with SliceThickness 1e-30', () => [rewrite(files[0], { '00180050': ['DS', ['1e-30']] })], /^DICOM SliceThickness is 1e-30 mm/],
+    ['RescaleSlope NaN on every slice', () => all({ '00281053': ['DS', ['NaN']] }), /^DICOM series [\d.]+: all 72 voxels are NaN\/Inf$/],
+  ];
+  for (const [name, make, pattern] of rejected) test(`refused: ${name}`, () => assertInvalid(make(), pattern));
+
+  const read = (input: DicomInput[]) => {
+    const warnings: string[] = [];
+    return { volume: readDicomSeries(input, { onWarning: (w) => warnings.push(w) }), warnings };
+  };
+
+  test('a single slice without SliceThickness: 1 mm, one warning', () => {
+    const { volume, warnings } = read([without(files[0], '00180050')]);
+    assert.deepEqual(volume.spacing, [1, 1, 1]);
+    assert.deepEqual(warnings, ['DICOM slice-0001.dcm is a single slice without a positive SliceThickness: 1 mm assumed along the slice normal']);
+    assert.deepEqual(read(files).warnings, [], 'a whole series: none');
+  });
+
+  test('RescaleSlope NaN on one slice: its 12 voxels kept as NaN, one warning', () => {
+    const { volume, warnings } = read(files.map((f, n) => (n === 2 ? rewrite(f, { '00281053': ['DS', ['NaN']] }) : f)));
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(warnings[0], /^DICOM series [\d.]+: 12 of 72 voxels are NaN\/Inf; they are left as they are$/);
+    assert.equal(Array.from(volume.data).filter(Number.isNaN).length, 12);
+  });
+});
+
 const PYDICOM = new URL('../../../.cache/test-data/python3-pydicom/usr/lib/python3/dist-packages/pydicom/data/test_files/', import.meta.url);
 const skip = !existsSync(PYDICOM) && 'real DICOM files missing: run scripts/fetch-test-data.sh';
 const real = (...paths: string[]) => paths.map((path) => ({ name: path, bytes: new Uint8Array(readFileSync(new URL(path, PYDICOM))) }));

@@ -1,7 +1,7 @@
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { InvalidImageError } from '../errors.ts';
 import { stackGeometry, type SlicePlane } from '../geometry/sliceStack.ts';
-import type { Vec3, Volume, VoxelArray } from '../geometry/volume.ts';
+import { checkGeometry, checkVoxelValues, type Vec3, type Volume, type VoxelArray } from '../geometry/volume.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
 
 /** The uncompressed transfer syntaxes we read, and their byte order. */
@@ -32,8 +32,14 @@ interface Image {
 }
 
 
+export interface ReadDicomOptions {
+  limits?: Partial<ReadLimits>;
+  /** Told of each assumption the reader makes (a single slice without SliceThickness) and of partly NaN/Inf data. */
+  onWarning?: (message: string) => void;
+}
+
 /** {@link readDicomSeriesWithInfo}, volume only. */
-export function readDicomSeries(files: readonly DicomInput[], opts: { limits?: Partial<ReadLimits> } = {}): Volume {
+export function readDicomSeries(files: readonly DicomInput[], opts: ReadDicomOptions = {}): Volume {
   return readDicomSeriesWithInfo(files, opts).volume;
 }
 
@@ -54,12 +60,17 @@ export function readDicomSeries(files: readonly DicomInput[], opts: { limits?: P
  * ImagePositionPatient of slice k = 0; spacing = [PixelSpacing[1], PixelSpacing[0], step between slices] (a
  * single slice: SliceThickness, else 1).
  *
- * Geometry and the slice-axis policy (gantry tilt) are those of `stackGeometry` (geometry/sliceStack.ts).
+ * Geometry and the slice-axis policy (gantry tilt) are those of `stackGeometry` (geometry/sliceStack.ts), then
+ * checked by `checkGeometry` before any pixel is copied (voxel sizes from MIN_SPACING_MM to MAX_SPACING_MM,
+ * finite origin, independent axes; the message names PixelSpacing, the slice step, SliceThickness,
+ * ImagePositionPatient or ImageOrientationPatient). A single slice without a positive SliceThickness gets 1 mm,
+ * and `onWarning` says so.
  *
  * Values: stored pixels × RescaleSlope + RescaleIntercept, per slice. Int16Array when all slopes and intercepts
- * are integers and the values fit, else Int32Array if they fit that, else Float32Array.
+ * are integers and the values fit, else Int32Array if they fit that, else Float32Array. Float values that are all
+ * NaN/Inf (a RescaleSlope of NaN) are refused; some of them are reported through `onWarning`.
  */
-export function readDicomSeriesWithInfo(files: readonly DicomInput[], opts: { limits?: Partial<ReadLimits> } = {}): DicomSeries {
+export function readDicomSeriesWithInfo(files: readonly DicomInput[], opts: ReadDicomOptions = {}): DicomSeries {
   const limits = resolveLimits(opts.limits);
   const images = files.map(parsePart10).filter((image) => image.ds.elements.x7fe00010);
   if (!images.length) throw new InvalidImageError(`none of the ${files.length} files is a DICOM image (none has PixelData)`);
@@ -86,11 +97,26 @@ export function readDicomSeriesWithInfo(files: readonly DicomInput[], opts: { li
     pixelSpacing: numbers(image, 'x00280030', 2, 'PixelSpacing'),
     position: numbers(image, 'x00200032', 3, 'ImagePositionPatient') as Vec3,
   }));
-  const geometry = stackGeometry(planes, first.ds.floatString('x00180050'));
+  const sliceThickness = first.ds.floatString('x00180050');
+  const geometry = stackGeometry(planes, sliceThickness);
+  const single = images.length === 1;
+  checkGeometry(geometry, 'DICOM', {
+    spacing: ['PixelSpacing[1] (between columns)', 'PixelSpacing[0] (between rows)', single ? 'SliceThickness' : 'slice step (from ImagePositionPatient)'],
+    origin: 'ImagePositionPatient',
+    direction: 'ImageOrientationPatient (with the slice axis)',
+  });
+  const warnings: string[] = [];
+  if (single && !(sliceThickness !== undefined && sliceThickness > 0)) {
+    warnings.push(`DICOM ${first.name} is a single slice without a positive SliceThickness: 1 mm assumed along the slice normal`);
+  }
   const slices = geometry.order.map((i) => images[i]);
+  const data = readVoxels(slices, rows * columns);
+  const values = checkVoxelValues(data, `DICOM series ${seriesInstanceUid}`);
+  if (values) warnings.push(values);
+  for (const w of warnings) opts.onWarning?.(w);
 
   return {
-    volume: { data: readVoxels(slices, rows * columns), dims: geometry.dims, spacing: geometry.spacing, direction: geometry.direction, origin: geometry.origin },
+    volume: { data, dims: geometry.dims, spacing: geometry.spacing, direction: geometry.direction, origin: geometry.origin },
     sopInstanceUids: slices.map((s) => s.ds.string('x00080018') ?? ''),
     seriesInstanceUid,
     studyInstanceUid: first.ds.string('x0020000d') ?? '',

@@ -191,7 +191,9 @@ describe('writeNifti → readNifti round trip', () => {
 
 describe('readNifti geometry: the standard\'s choice of sform, qform or pixdim, converted to LPS', () => {
   const c30 = Math.cos(Math.PI / 6);
-  const cases: Array<{ name: string; spec: Partial<HeaderSpec>; spacing: Vec3; direction: Mat3; origin: Vec3 }> = [
+  const QFORM = /^NIfTI sform_code is 0: geometry from the qform \(qform_code 1\)$/;
+  const METHOD1 = /^NIfTI sform_code and qform_code are both 0: geometry from pixdim alone \(NIfTI method 1: axes along RAS, origin 0\)$/;
+  const cases: Array<{ name: string; spec: Partial<HeaderSpec>; spacing: Vec3; direction: Mat3; origin: Vec3; warning?: RegExp }> = [
     {
       name: 'sform_code > 0 wins over a different qform',
       spec: { sformCode: 2, srow: [2, 0, 0, 10, 0, 3, 0, 20, 0, 0, 4, 30], qformCode: 1, quatern: [0, 0, Math.SQRT1_2], qoffset: [1, 2, 3] },
@@ -200,34 +202,34 @@ describe('readNifti geometry: the standard\'s choice of sform, qform or pixdim, 
     {
       name: 'qform (sform_code 0): 90° about z',
       spec: { sformCode: 0, srow: [9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9], qformCode: 1, quatern: [0, 0, Math.SQRT1_2], qoffset: [1, 2, 3] },
-      spacing: [2, 3, 4], direction: [0, 1, 0, -1, 0, 0, 0, 0, 1], origin: [-1, -2, 3],
+      spacing: [2, 3, 4], direction: [0, 1, 0, -1, 0, 0, 0, 0, 1], origin: [-1, -2, 3], warning: QFORM,
     },
     {
       name: 'qform with qfac −1 (pixdim[0] = −1) flips the third axis',
       spec: { qformCode: 1, quatern: [0, 0, 0], qoffset: [1, 2, 3], pixdim: [-1, 2, 3, 4] },
-      spacing: [2, 3, 4], direction: [-1, 0, 0, 0, -1, 0, 0, 0, -1], origin: [-1, -2, 3],
+      spacing: [2, 3, 4], direction: [-1, 0, 0, 0, -1, 0, 0, 0, -1], origin: [-1, -2, 3], warning: QFORM,
     },
     {
       name: 'qform 180° about x (b = 1, a = 0)',
       spec: { qformCode: 1, quatern: [1, 0, 0], qoffset: [0, 0, 0] },
-      spacing: [2, 3, 4], direction: [-1, 0, 0, 0, 1, 0, 0, 0, -1], origin: [0, 0, 0],
+      spacing: [2, 3, 4], direction: [-1, 0, 0, 0, 1, 0, 0, 0, -1], origin: [0, 0, 0], warning: QFORM,
     },
     {
       // a = cos 60°, (b, c, d) = sin 60° · (1,1,1)/√3 = (½, ½, ½): RAS R = [[0,0,1],[1,0,0],[0,1,0]]
       name: 'qform 120° about (1,1,1): a cyclic axis permutation',
       spec: { qformCode: 1, quatern: [0.5, 0.5, 0.5], qoffset: [10, -20, 30] },
-      spacing: [2, 3, 4], direction: [0, 0, -1, -1, 0, 0, 0, 1, 0], origin: [-10, 20, 30],
+      spacing: [2, 3, 4], direction: [0, 0, -1, -1, 0, 0, 0, 1, 0], origin: [-10, 20, 30], warning: QFORM,
     },
     {
       // a = cos 15°, d = sin 15°: RAS R = [[cos30, −sin30, 0], [sin30, cos30, 0], [0, 0, 1]]
       name: 'qform 30° about z (oblique)',
       spec: { qformCode: 1, quatern: [0, 0, Math.sin(Math.PI / 12)], qoffset: [5, 6, 7] },
-      spacing: [2, 3, 4], direction: [-c30, 0.5, 0, -0.5, -c30, 0, 0, 0, 1], origin: [-5, -6, 7],
+      spacing: [2, 3, 4], direction: [-c30, 0.5, 0, -0.5, -c30, 0, 0, 0, 1], origin: [-5, -6, 7], warning: QFORM,
     },
     {
       name: 'neither code: pixdim scaling only (method 1), RAS axes, origin 0',
       spec: { qoffset: [1, 2, 3], srow: [9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9] },
-      spacing: [2, 3, 4], direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1], origin: [0, 0, 0],
+      spacing: [2, 3, 4], direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1], origin: [0, 0, 0], warning: METHOD1,
     },
     {
       name: 'xyzt_units meter: sform scaled to mm',
@@ -238,7 +240,10 @@ describe('readNifti geometry: the standard\'s choice of sform, qform or pixdim, 
   for (const c of cases) {
     for (const version of [1, 2] as const) {
       test(`NIfTI-${version}: ${c.name}`, () => {
-        const vol = readNifti(buildNifti({ pixdim: [1, 2, 3, 4], ...c.spec, version, dim: [3, 2, 2, 2], datatype: 2 }, new Uint8Array(8)));
+        const warnings: string[] = [];
+        const vol = readNifti(buildNifti({ pixdim: [1, 2, 3, 4], ...c.spec, version, dim: [3, 2, 2, 2], datatype: 2 }, new Uint8Array(8)), { onWarning: (w) => warnings.push(w) });
+        assert.equal(warnings.length, c.warning ? 1 : 0, `warnings: ${JSON.stringify(warnings)}`);
+        if (c.warning) assert.match(warnings[0], c.warning);
         assertClose(vol.spacing, c.spacing, 'spacing');
         assertClose(vol.direction, c.direction, 'direction');
         assertClose(vol.origin, c.origin, 'origin', 1e-4);
@@ -339,6 +344,133 @@ describe('readNifti refuses hostile and unsupported files with typed errors', ()
   test('vox_offset inside the header', () => {
     assert.throws(() => readNifti(buildNifti({ dim: [3, 1, 1, 1], datatype: 4, voxOffset: 100 })), /vox_offset 100 is invalid: expected an integer of at least 348/);
   });
+});
+
+describe('readNifti checks every geometry field and takes the standard\'s fallbacks, saying so', () => {
+  /** A valid NIfTI-1 file: sform and qform both code 1, one oblique geometry; header fields then patched. */
+  const GOOD = sample(Int16Array, [0, 0], rotation(10, 20, 30));
+  type Patch = [offset: number, type: 'f32' | 'i16', value: number];
+  const f32 = (at: number, x: number): Patch => [at, 'f32', x];
+  const pixdim = (i: number, x: number) => f32(76 + 4 * i, x);
+  const quatern = (k: number, x: number) => f32(256 + 4 * k, x);
+  const qoffset = (k: number, x: number) => f32(268 + 4 * k, x);
+  const srow = (row: number, col: number, x: number) => f32(280 + 16 * row + 4 * col, x);
+  /** The whole sform, rows srow_x, srow_y, srow_z. */
+  const sform = (rows: number[][]) => rows.flatMap((r, row) => r.map((x, col) => srow(row, col, x)));
+  const NO_QFORM: Patch = [252, 'i16', 0];
+  const NO_SFORM: Patch = [254, 'i16', 0];
+
+  function patched(patches: Patch[], vol: Volume = GOOD): Uint8Array {
+    const bytes = writeNifti(vol, { gzip: false });
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    for (const [at, type, x] of patches) (type === 'f32' ? view.setFloat32(at, x, true) : view.setInt16(at, x, true));
+    return bytes;
+  }
+
+  function read(bytes: Uint8Array): { vol: Volume; warnings: string[] } {
+    const warnings: string[] = [];
+    return { vol: readNifti(bytes, { onWarning: (w) => warnings.push(w) }), warnings };
+  }
+
+  const rejected: Array<[string, Patch[], RegExp]> = [
+    ['pixdim[2] NaN (even with a valid sform)', [pixdim(2, NaN)], /^NIfTI pixdim\[2\] is NaN$/],
+    ['pixdim[1] 0', [pixdim(1, 0)], /^NIfTI pixdim\[1\] is 0 mm: a voxel size must be from 0\.001 to 10000 mm$/],
+    ['pixdim[3] 1e-30', [pixdim(3, 1e-30)], /^NIfTI pixdim\[3\] is 1\.0*\d*e-30 mm: a voxel size must be from/],
+    ['pixdim[1] Infinity', [pixdim(1, Infinity)], /^NIfTI pixdim\[1\] is Infinity$/],
+    ['pixdim[2] 20 m', [pixdim(2, 20000)], /^NIfTI pixdim\[2\] is 20000 mm/],
+    ['srow_x NaN, no qform', [srow(0, 1, NaN), NO_QFORM], /^NIfTI srow_x holds NaN \(sform_code 1; qform_code is 0: no qform to fall back on\)$/],
+    ['srow_z offset Infinity, no qform', [srow(2, 3, Infinity), NO_QFORM], /^NIfTI srow_z holds Infinity /],
+    ['srow_y −Infinity, no qform', [srow(1, 0, -Infinity), NO_QFORM], /^NIfTI srow_y holds -Infinity /],
+    ['sform all zeros, no qform', [...sform([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]), NO_QFORM], /^NIfTI sform is all zeros \(srow_x, srow_y, srow_z\)/],
+    ['sform with two equal axes, no qform', [...sform([[1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0]]), NO_QFORM], /^NIfTI sform is rank-deficient: its axes are \(nearly\) linearly dependent \(\|det\| of the unit axes is 0, at least 0\.1 is needed\)/],
+    ['sform with nearly equal axes, no qform', [...sform([[1, 1, 0, 0], [0, 0.01, 0, 0], [0, 0, 1, 0]]), NO_QFORM], /^NIfTI sform is rank-deficient: .*\|det\| of the unit axes is 0\.01[, ]/],
+    ['sform with a zero axis, no qform', [...sform([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]), NO_QFORM], /^NIfTI sform axis 2 \(srow_x\/y\/z\[2\]\) is 0 mm: a voxel size must be from/],
+    ['sform with a 1e-30 mm axis, no qform', [...sform([[1e-30, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]), NO_QFORM], /^NIfTI sform axis 0 \(srow_x\/y\/z\[0\]\) is 1\.0*\d*e-30 mm/],
+    ['qform (sform_code 0) with quatern_b NaN', [NO_SFORM, quatern(0, NaN)], /^NIfTI quatern_b is NaN$/],
+    ['qform (sform_code 0) with qoffset_y Infinity', [NO_SFORM, qoffset(1, Infinity)], /^NIfTI qoffset_y is Infinity$/],
+    ['qform (sform_code 0) with |(b, c, d)| = 2', [NO_SFORM, quatern(0, 2), quatern(1, 0), quatern(2, 0)], /^NIfTI quatern_b\/c\/d \(2, 0, 0\) has length 2: the vector part of a unit quaternion is at most 1 long$/],
+    ['an invalid sform and an invalid qform to fall back on', [srow(1, 2, NaN), quatern(1, NaN)], /^NIfTI srow_y holds NaN, and the qform to fall back on is invalid too: NIfTI quatern_c is NaN$/],
+  ];
+  for (const [name, patches, message] of rejected) {
+    test(`refused: ${name}`, () => {
+      assert.throws(() => readNifti(patched(patches)), (e: unknown) => e instanceof InvalidImageError && message.test(e.message), String(message));
+    });
+  }
+
+  const method1: Omit<Volume, 'data'> = { dims: GOOD.dims, spacing: GOOD.spacing, direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1], origin: [0, 0, 0] };
+  const fallbacks: Array<[string, Patch[], Omit<Volume, 'data'>, RegExp]> = [
+    ['srow_x NaN → the qform', [srow(0, 1, NaN)], GOOD, /^NIfTI sform refused \(srow_x holds NaN\): geometry from the qform \(qform_code 1\) instead$/],
+    ['sform all zeros → the qform', sform([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]), GOOD, /^NIfTI sform refused \(sform is all zeros \(srow_x, srow_y, srow_z\)\): geometry from the qform/],
+    ['sform rank-deficient → the qform', sform([[1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0]]), GOOD, /^NIfTI sform refused \(sform is rank-deficient: .*\): geometry from the qform \(qform_code 1\) instead$/],
+    ['sform_code 0 → the qform', [NO_SFORM, srow(0, 0, NaN)], GOOD, /^NIfTI sform_code is 0: geometry from the qform \(qform_code 1\)$/],
+    ['both codes 0 → pixdim alone (method 1)', [NO_SFORM, NO_QFORM, srow(0, 0, NaN), quatern(0, NaN)], method1, /^NIfTI sform_code and qform_code are both 0: geometry from pixdim alone \(NIfTI method 1: axes along RAS, origin 0\)$/],
+  ];
+  for (const [name, patches, expected, warning] of fallbacks) {
+    test(`fallback: ${name}, with one warning`, () => {
+      const { vol, warnings } = read(patched(patches));
+      assert.ok(sameGrid(vol, expected, 1e-5), `grid: ${JSON.stringify({ ...vol, data: undefined })}`);
+      assert.deepEqual(Array.from(vol.data), Array.from(GOOD.data));
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(warnings[0], warning);
+    });
+  }
+
+  test('onWarning is optional; a valid file gives no warning; a file that fails gives none either', () => {
+    assert.ok(sameGrid(readNifti(patched([srow(0, 1, NaN)])), GOOD, 1e-5), 'the qform fallback, without onWarning');
+    assert.deepEqual(read(patched([])).warnings, []);
+    assert.deepEqual(read(writeNifti({ ...GOOD, data: Float32Array.from(GOOD.data, (x) => x / 3) }, { gzip: false })).warnings, []);
+    const bytes = patched([NO_SFORM]);
+    const warnings: string[] = [];
+    assert.throws(() => readNifti(bytes.subarray(0, bytes.length - 2), { onWarning: (w) => warnings.push(w) }), /truncated/);
+    assert.deepEqual(warnings, []);
+  });
+
+  test('NIfTI-2 fields are checked the same way', () => {
+    const spec = { version: 2 as const, dim: [3, 2, 2, 2], datatype: 2, pixdim: [1, 2, 3, 4] };
+    const cases: Array<[Partial<HeaderSpec>, RegExp]> = [
+      [{ pixdim: [1, 2, NaN, 4] }, /^NIfTI pixdim\[2\] is NaN$/],
+      [{ sformCode: 1, srow: [2, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4, NaN] }, /^NIfTI srow_z holds NaN .*no qform to fall back on/],
+      [{ qformCode: 1, quatern: [0, 0, 0], qoffset: [0, -Infinity, 0] }, /^NIfTI qoffset_y is -Infinity$/],
+    ];
+    for (const [extra, message] of cases) assert.throws(() => readNifti(buildNifti({ ...spec, ...extra }, new Uint8Array(8))), (e: unknown) => e instanceof InvalidImageError && message.test(e.message), String(message));
+  });
+
+  test('a 2D image: pixdim[3] of 0 (beyond dim[0]) counts as 1 mm', () => {
+    const { vol, warnings } = read(buildNifti({ dim: [2, 4, 3], datatype: 2, pixdim: [1, 2, 3, 0] }, new Uint8Array(12)));
+    assert.deepEqual([vol.dims, vol.spacing], [[4, 3, 1], [2, 3, 1]]);
+    assert.equal(warnings.length, 1);
+  });
+});
+
+describe('readNifti float voxels: all NaN/Inf refused, some NaN/Inf kept with one warning', () => {
+  const float = (values: number[], ctor: typeof Float32Array | typeof Float64Array = Float32Array): Uint8Array =>
+    writeNifti({ ...sample(ctor, [0, 0], rotation(0, 0, 0)), data: ctor.from(values) }, { gzip: false });
+  const some = Array.from({ length: 24 }, (_, k) => (k === 3 || k === 10 ? NaN : k === 20 ? -Infinity : k));
+  const ALL = /^NIfTI: all 24 voxels are NaN\/Inf$/;
+  const SOME = /^NIfTI: 3 of 24 voxels are NaN\/Inf; they are left as they are$/;
+  const cases: Array<[string, Uint8Array, 'refused' | 'warned', RegExp]> = [
+    ['float32, all NaN', float(new Array(24).fill(NaN)), 'refused', ALL],
+    ['float64, all ±Infinity', float(Array.from({ length: 24 }, (_, k) => (k % 2 ? Infinity : -Infinity)), Float64Array), 'refused', ALL],
+    ['float32, 3 of 24 NaN/Inf', float(some), 'warned', SOME],
+    ['float64, 3 of 24 NaN/Inf', float(some, Float64Array), 'warned', SOME],
+    // ramp(8) is −7…0: × 3e38 overflows float32 for −7…−2, −3e38 and 0 stay finite
+    ['int16 scaled past float32 (scl_slope 3e38)', buildNifti({ dim: [3, 2, 2, 2], datatype: 4, sclSlope: 3e38 }, encode(ramp(8), 4)), 'warned', /^NIfTI: 6 of 8 voxels are NaN\/Inf/],
+  ];
+  for (const [name, bytes, outcome, message] of cases) {
+    test(`${name}: ${outcome}`, () => {
+      const warnings: string[] = [];
+      const read = () => readNifti(bytes, { onWarning: (w) => warnings.push(w) });
+      if (outcome === 'refused') {
+        assert.throws(read, (e: unknown) => e instanceof InvalidImageError && message.test(e.message), String(message));
+        return;
+      }
+      const vol = read();
+      const valueWarnings = warnings.filter((w) => /voxels/.test(w));
+      assert.equal(valueWarnings.length, 1, JSON.stringify(warnings));
+      assert.match(valueWarnings[0], message);
+      if (message === SOME) assert.ok(Number.isNaN(vol.data[3]) && vol.data[20] === -Infinity && vol.data[4] === 4, 'NaN/Inf voxels kept as they are');
+    });
+  }
 });
 
 describe('writeNifti input checks', () => {

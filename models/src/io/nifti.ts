@@ -1,5 +1,16 @@
 import { InvalidImageError } from '../errors.ts';
-import { geometryFromAffine, voxelCount, type Mat3, type Vec3, type Volume, type VoxelArray } from '../geometry/volume.ts';
+import {
+  checkGeometry,
+  checkSpacing,
+  checkVoxelValues,
+  geometryFromAffine,
+  voxelCount,
+  type GeometryFields,
+  type Mat3,
+  type Vec3,
+  type Volume,
+  type VoxelArray,
+} from '../geometry/volume.ts';
 import { gunzipBounded, gzip, isGzip } from './gzip.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
 import { decodeVoxels, HOST_LITTLE_ENDIAN, voxelBytes, type VoxelArrayConstructor } from './voxelBytes.ts';
@@ -154,23 +165,101 @@ function quaternionToRotation([b, c, d]: readonly number[]): Mat3 {
   ];
 }
 
+type Geometry = Pick<Volume, 'spacing' | 'direction' | 'origin'>;
+
+const PIXDIM_FIELDS = ['pixdim[1]', 'pixdim[2]', 'pixdim[3]'] as const;
+const SFORM_FIELDS: GeometryFields = {
+  spacing: ['sform axis 0 (srow_x/y/z[0])', 'sform axis 1 (srow_x/y/z[1])', 'sform axis 2 (srow_x/y/z[2])'],
+  origin: 'sform offset (srow_x/y/z[3])',
+  direction: 'sform',
+};
+const QFORM_FIELDS: GeometryFields = { spacing: PIXDIM_FIELDS, origin: 'qoffset_x/y/z', direction: 'qform (quatern_b/c/d)' };
+/** How far past 1 the squared length of (quatern_b, c, d) may be: float32 rounding, never a real rotation. */
+const QUATERNION_TOLERANCE = 1e-3;
+
+/** RAS row-major 3×4 voxel → world → the LPS 4×4 one (first two rows negated). */
+function rasToLps(m: readonly number[]): number[] {
+  return [-m[0], -m[1], -m[2], -m[3], -m[4], -m[5], -m[6], -m[7], m[8], m[9], m[10], m[11], 0, 0, 0, 1];
+}
+
 /**
- * The voxel index → RAS mm affine (row-major 3×4) that the standard says to use: sform when sform_code > 0,
- * else qform when qform_code > 0 (qfac = sign of pixdim[0]), else pixdim scaling alone (method 1).
+ * Voxel sizes (mm) from pixdim[1…3], as the qform and method 1 use them: absolute values; an axis beyond dim[0]
+ * (a 2D image's third) whose pixdim is 0 or not finite gets 1, as nifti1_io gives it.
  */
-function rasAffine(h: NiftiHeader): number[] {
-  const unit = { 1: 1000, 3: 0.001 }[h.xyztUnits & 7] ?? 1; // meter, micron → mm; mm or unknown stay
-  let m: number[];
-  if (h.sformCode > 0) m = h.srow;
-  else {
-    const d = [1, 2, 3].map((i) => Math.abs(h.pixdim[i]) || 1);
-    if (h.qformCode > 0) {
-      const r = quaternionToRotation(h.quatern);
-      d[2] *= h.pixdim[0] < 0 ? -1 : 1;
-      m = [0, 1, 2].flatMap((row) => [r[3 * row] * d[0], r[3 * row + 1] * d[1], r[3 * row + 2] * d[2], h.qoffset[row]]);
-    } else m = [d[0], 0, 0, 0, 0, d[1], 0, 0, 0, 0, d[2], 0];
+function pixdimSpacing(h: NiftiHeader, unit: number): Vec3 {
+  return [1, 2, 3].map((i) => {
+    const p = Math.abs(h.pixdim[i]);
+    return (i > h.dim[0] && !(p > 0 && Number.isFinite(p)) ? 1 : p) * unit;
+  }) as Vec3;
+}
+
+/** The sform's geometry (LPS), or an InvalidImageError naming what is wrong with it. */
+function sformGeometry(h: NiftiHeader, unit: number): Geometry {
+  ['srow_x', 'srow_y', 'srow_z'].forEach((name, row) => {
+    const bad = h.srow.slice(4 * row, 4 * row + 4).find((x) => !Number.isFinite(x));
+    if (bad !== undefined) throw new InvalidImageError(`NIfTI ${name} holds ${bad}`);
+  });
+  if (h.srow.every((x) => x === 0)) throw new InvalidImageError('NIfTI sform is all zeros (srow_x, srow_y, srow_z)');
+  const g = geometryFromAffine(rasToLps(h.srow.map((x) => x * unit)));
+  checkGeometry(g, 'NIfTI', SFORM_FIELDS);
+  return g;
+}
+
+/** The qform's geometry (LPS; qfac = sign of pixdim[0], 0 counting as +1), or an InvalidImageError naming the field. */
+function qformGeometry(h: NiftiHeader, unit: number, spacing: Vec3): Geometry {
+  const named: Array<[string, number]> = [
+    ['quatern_b', h.quatern[0]], ['quatern_c', h.quatern[1]], ['quatern_d', h.quatern[2]],
+    ['qoffset_x', h.qoffset[0]], ['qoffset_y', h.qoffset[1]], ['qoffset_z', h.qoffset[2]],
+  ];
+  for (const [name, x] of named) if (!Number.isFinite(x)) throw new InvalidImageError(`NIfTI ${name} is ${x}`);
+  const length = Math.hypot(...h.quatern);
+  if (!(length * length <= 1 + QUATERNION_TOLERANCE)) {
+    throw new InvalidImageError(`NIfTI quatern_b/c/d (${h.quatern.join(', ')}) has length ${+length.toPrecision(4)}: the vector part of a unit quaternion is at most 1 long`);
   }
-  return m.map((x) => x * unit);
+  const r = quaternionToRotation(h.quatern);
+  const d = [spacing[0], spacing[1], spacing[2] * (h.pixdim[0] < 0 ? -1 : 1)];
+  const m = [0, 1, 2].flatMap((row) => [r[3 * row] * d[0], r[3 * row + 1] * d[1], r[3 * row + 2] * d[2], h.qoffset[row] * unit]);
+  const g = geometryFromAffine(rasToLps(m));
+  checkGeometry(g, 'NIfTI', QFORM_FIELDS);
+  return g;
+}
+
+/**
+ * The LPS geometry the standard says to use, each field checked (`checkGeometry`) before any voxel is read:
+ * the sform when sform_code > 0; the qform when sform_code is 0 and qform_code > 0, or when the sform is invalid
+ * and a valid qform is there (qfac = sign of pixdim[0]); pixdim scaling alone (method 1: RAS axes, origin 0) when
+ * both codes are 0. pixdim[1…dim[0]] must be valid voxel sizes in every case. Each fallback adds a warning.
+ */
+function niftiGeometry(h: NiftiHeader, warnings: string[]): Geometry {
+  const unit = { 1: 1000, 3: 0.001 }[h.xyztUnits & 7] ?? 1; // meter, micron → mm; mm or unknown stay
+  const spacing = pixdimSpacing(h, unit);
+  checkSpacing(spacing, 'NIfTI', PIXDIM_FIELDS);
+  if (h.sformCode > 0) {
+    let sformError: InvalidImageError;
+    try {
+      return sformGeometry(h, unit);
+    } catch (e) {
+      if (!(e instanceof InvalidImageError)) throw e;
+      sformError = e;
+    }
+    if (!(h.qformCode > 0)) throw new InvalidImageError(`${sformError.message} (sform_code ${h.sformCode}; qform_code is ${h.qformCode}: no qform to fall back on)`);
+    let qform: Geometry;
+    try {
+      qform = qformGeometry(h, unit, spacing);
+    } catch (e) {
+      if (!(e instanceof InvalidImageError)) throw e;
+      throw new InvalidImageError(`${sformError.message}, and the qform to fall back on is invalid too: ${e.message}`);
+    }
+    warnings.push(`NIfTI sform refused (${sformError.message.replace(/^NIfTI /, '')}): geometry from the qform (qform_code ${h.qformCode}) instead`);
+    return qform;
+  }
+  if (h.qformCode > 0) {
+    const qform = qformGeometry(h, unit, spacing);
+    warnings.push(`NIfTI sform_code is ${h.sformCode}: geometry from the qform (qform_code ${h.qformCode})`);
+    return qform;
+  }
+  warnings.push(`NIfTI sform_code and qform_code are both 0: geometry from pixdim alone (NIfTI method 1: axes along RAS, origin 0)`);
+  return { spacing, direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1], origin: [0, 0, 0] };
 }
 
 /**
@@ -179,9 +268,17 @@ function rasAffine(h: NiftiHeader): number[] {
  * decompressed bytes against `limits.maxDecompressedBytes`, declared voxels against `limits.maxVoxels`, and the
  * bytes the header needs against the bytes present. `scl_slope`/`scl_inter` are applied when the slope is
  * finite, non-zero and not the identity; the data then becomes Float32Array (Float64Array for float64 files).
- * Throws InvalidImageError for malformed or unsupported files, LimitExceededError past a limit.
+ * Geometry follows the standard's order (see `niftiGeometry`) and is checked field by field before the voxels
+ * are read; float voxels that are all NaN/Inf are refused. Each fallback (qform for an invalid sform, qform or
+ * pixdim alone when the codes say so) and partly NaN/Inf float data is reported through `onWarning`, once the
+ * file has been read. Throws InvalidImageError for malformed, unsupported or geometrically invalid files
+ * (naming the field: `NIfTI pixdim[2] is NaN`, `NIfTI srow_x holds NaN`, `NIfTI sform is rank-deficient: …`),
+ * LimitExceededError past a limit.
  */
-export function readNifti(bytes: Uint8Array, opts: { limits?: Partial<ReadLimits> } = {}): Volume {
+export function readNifti(
+  bytes: Uint8Array,
+  opts: { limits?: Partial<ReadLimits>; onWarning?: (message: string) => void } = {},
+): Volume {
   const limits = resolveLimits(opts.limits);
   if (isGzip(bytes)) bytes = gunzipBounded(bytes, limits.maxDecompressedBytes, 'NIfTI .nii.gz file');
   const h = parseHeader(bytes);
@@ -204,6 +301,8 @@ export function readNifti(bytes: Uint8Array, opts: { limits?: Partial<ReadLimits
       `NIfTI file is truncated: expected ${needed} bytes (${dims.join('×')} ${type.name} voxels from offset ${h.voxOffset}) but only ${bytes.length} are present`,
     );
   }
+  const warnings: string[] = [];
+  const geometry = niftiGeometry(h, warnings);
   let data = decodeVoxels(bytes, h.voxOffset, type.ctor, count, h.littleEndian);
   const slope = h.sclSlope;
   const inter = Number.isFinite(h.sclInter) ? h.sclInter : 0;
@@ -212,9 +311,10 @@ export function readNifti(bytes: Uint8Array, opts: { limits?: Partial<ReadLimits
     for (let v = 0; v < count; v++) scaled[v] = data[v] * slope + inter;
     data = scaled;
   }
-  const m = rasAffine(h);
-  const lps = [-m[0], -m[1], -m[2], -m[3], -m[4], -m[5], -m[6], -m[7], m[8], m[9], m[10], m[11], 0, 0, 0, 1];
-  return { data, dims, ...geometryFromAffine(lps) };
+  const values = checkVoxelValues(data, 'NIfTI');
+  if (values) warnings.push(values);
+  for (const w of warnings) opts.onWarning?.(w);
+  return { data, dims, ...geometry };
 }
 
 /**

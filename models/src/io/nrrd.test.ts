@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InvalidImageError, LimitExceededError } from '../errors.ts';
-import { sameGrid, type Mat3, type Vec3, type Volume } from '../geometry/volume.ts';
+import { IDENTITY3, sameGrid, type Mat3, type Vec3, type Volume } from '../geometry/volume.ts';
 import { gzip, isGzip } from './gzip.ts';
 import type { VoxelArrayConstructor } from './voxelBytes.ts';
 import { readNrrd, writeNrrd } from './nrrd.ts';
@@ -200,5 +200,53 @@ describe('readNrrd refuses hostile and unsupported files with typed errors', () 
       [nrrd([...BASE, 'line skip: 2'], int16LE(values24)), /line skip/],
     ];
     for (const [bytes, message] of cases) assert.throws(() => readNrrd(bytes), (e: unknown) => e instanceof InvalidImageError && message.test(e.message), String(message));
+  });
+});
+
+describe('readNrrd checks every geometry field; a file without space directions is read on LPS axes, saying so', () => {
+  const read = (bytes: Uint8Array) => {
+    const warnings: string[] = [];
+    return { vol: readNrrd(bytes, { onWarning: (w) => warnings.push(w) }), warnings };
+  };
+  const LPS = [...BASE, 'space: LPS'];
+  const rejected: Array<[string, string[], RegExp]> = [
+    ['spacings NaN on a spatial axis', [...BASE, 'spacings: 2 nan 4'], /^NRRD spacings\[1\] is NaN$/],
+    ['spacings 0', [...BASE, 'spacings: 0 3 4'], /^NRRD spacings\[0\] is 0 mm: a voxel size must be from 0\.001 to 10000 mm$/],
+    ['spacings 1e-30', [...BASE, 'spacings: 2 3 1e-30'], /^NRRD spacings\[2\] is 1e-30 mm/],
+    ['spacings Infinity', [...BASE, 'spacings: Infinity 3 4'], /^NRRD spacings\[0\] is Infinity$/],
+    ['4D: spacings NaN on the first spatial axis (file axis 1)', ['type: short', 'dimension: 4', 'sizes: 1 4 3 2', 'endian: little', 'spacings: nan nan 3 4'], /^NRRD spacings\[1\] is NaN$/],
+    ['space directions with a zero vector', [...LPS, 'space directions: (1,0,0) (0,0,0) (0,0,1)'], /^NRRD space directions vector 1 is 0 mm: a voxel size must be from/],
+    ['space directions with a 1e-30 mm vector', [...LPS, 'space directions: (1e-30,0,0) (0,1,0) (0,0,1)'], /^NRRD space directions vector 0 is 1e-30 mm/],
+    ['space directions with a 20 m vector', [...LPS, 'space directions: (1,0,0) (0,1,0) (0,0,20000)'], /^NRRD space directions vector 2 is 20000 mm/],
+    ['space directions all zero', [...LPS, 'space directions: (0,0,0) (0,0,0) (0,0,0)'], /^NRRD space directions vector 0 is 0 mm/],
+    ['rank-deficient space directions', [...LPS, 'space directions: (1,0,0) (2,0,0) (0,0,1)'], /^NRRD space directions is rank-deficient: its axes are \(nearly\) linearly dependent/],
+    ['space directions in one plane', [...LPS, 'space directions: (1,0,0) (0,1,0) (1,1,0)'], /^NRRD space directions is rank-deficient/],
+  ];
+  for (const [name, lines, message] of rejected) {
+    test(`refused: ${name}`, () => assert.throws(() => readNrrd(nrrd(lines, int16LE(values24))), (e: unknown) => e instanceof InvalidImageError && message.test(e.message), String(message)));
+  }
+
+  const fallbacks: Array<[string, string[], Omit<Volume, 'data' | 'dims'>, RegExp]> = [
+    ['spacings without space directions', [...BASE, 'spacings: 2 3 4'], { spacing: [2, 3, 4], direction: IDENTITY3, origin: [0, 0, 0] },
+      /^NRRD has no space directions: an axis-aligned grid \(identity direction in LPS, origin from space origin or 0\) with spacings 2, 3, 4 mm$/],
+    ['neither space directions nor spacings', BASE, { spacing: [1, 1, 1], direction: IDENTITY3, origin: [0, 0, 0] },
+      /^NRRD has neither space directions nor spacings: 1 mm voxels on an axis-aligned grid \(identity direction in LPS\) assumed$/],
+  ];
+  for (const [name, lines, expected, warning] of fallbacks) {
+    test(`${name}: one warning`, () => {
+      const { vol, warnings } = read(nrrd(lines, int16LE(values24)));
+      assert.deepEqual([vol.spacing, vol.direction, vol.origin], [expected.spacing, expected.direction, expected.origin]);
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(warnings[0], warning);
+    });
+  }
+
+  const floats = (values: number[]) => nrrd(['type: float', 'dimension: 3', 'sizes: 4 3 2', 'endian: little', 'encoding: raw', 'space: LPS', 'space directions: (1,0,0) (0,1,0) (0,0,1)'], new Uint8Array(new Float32Array(values).buffer));
+  test('float voxels: all NaN/Inf refused, some kept with one warning', () => {
+    assert.throws(() => readNrrd(floats(new Array(24).fill(NaN))), (e: unknown) => e instanceof InvalidImageError && /^NRRD: all 24 voxels are NaN\/Inf$/.test(e.message));
+    const { vol, warnings } = read(floats(values24.map((x, k) => (k === 7 ? NaN : x))));
+    assert.deepEqual(warnings, ['NRRD: 1 of 24 voxels are NaN/Inf; they are left as they are']);
+    assert.ok(Number.isNaN(vol.data[7]), 'the NaN voxel is kept');
+    assert.deepEqual(read(floats(values24)).warnings, []);
   });
 });

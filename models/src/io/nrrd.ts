@@ -1,5 +1,5 @@
 import { InvalidImageError } from '../errors.ts';
-import { geometryFromAffine, voxelCount, type Vec3, type Volume } from '../geometry/volume.ts';
+import { checkGeometry, checkVoxelValues, geometryFromAffine, voxelCount, type GeometryFields, type Vec3, type Volume } from '../geometry/volume.ts';
 import { gunzipBounded, gzip, isGzip } from './gzip.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
 import { decodeVoxels, HOST_LITTLE_ENDIAN, voxelBytes, type VoxelArrayConstructor } from './voxelBytes.ts';
@@ -96,12 +96,16 @@ function parseVectors(value: string, what: string): Array<Vec3 | null> {
  * else from `spacings` with an identity direction. A 4D file whose first axis has size 1 (a non-spatial axis,
  * `none` in space directions) is read as 3D. Detached data (`data file:`) is read only through
  * `resolveDataFile(name)`, which returns that file's bytes. Sizes are checked before anything large is
- * allocated, as for NIfTI. Throws InvalidImageError for malformed or unsupported files, LimitExceededError
- * past a limit.
+ * allocated, as for NIfTI, and so is the geometry (`checkGeometry`: spacings and space directions finite, from
+ * MIN_SPACING_MM to MAX_SPACING_MM long, linearly independent). A file without `space directions` is read on
+ * LPS-aligned axes with its `spacings` (1 mm where it has none either), and says so through `onWarning`, as it
+ * does for partly NaN/Inf float data; all-NaN/Inf float data is refused. Throws InvalidImageError for malformed,
+ * unsupported or geometrically invalid files (naming the field: `NRRD spacings[1] is NaN`, `NRRD space
+ * directions is rank-deficient: …`), LimitExceededError past a limit.
  */
 export function readNrrd(
   bytes: Uint8Array,
-  opts: { limits?: Partial<ReadLimits>; resolveDataFile?: (name: string) => Uint8Array } = {},
+  opts: { limits?: Partial<ReadLimits>; resolveDataFile?: (name: string) => Uint8Array; onWarning?: (message: string) => void } = {},
 ): Volume {
   const limits = resolveLimits(opts.limits);
   const { fields, dataStart } = parseHeader(bytes);
@@ -121,7 +125,9 @@ export function readNrrd(
   }
   const directions = fields.has('space directions') ? parseVectors(field('space directions'), 'space directions') : null;
   let spacings = fields.has('spacings') ? parseNumbers(field('spacings'), 'spacings') : null;
+  let firstSpatialAxis = 0;
   if (dimension === 4 && sizes[0] === 1 && !directions?.[0]) {
+    firstSpatialAxis = 1;
     sizes = sizes.slice(1);
     directions?.shift();
     spacings = spacings?.slice(1) ?? null;
@@ -130,6 +136,8 @@ export function readNrrd(
   }
   const dims = sizes as Vec3;
   const count = checkVoxelCount(dims, limits, 'NRRD header');
+  const warnings: string[] = [];
+  const grid = geometry(fields, directions, spacings, firstSpatialAxis, warnings);
 
   const encoding = (fields.get('encoding') ?? 'raw').toLowerCase();
   if (encoding !== 'raw' && encoding !== 'gzip' && encoding !== 'gz') {
@@ -166,11 +174,26 @@ export function readNrrd(
     );
   }
   const data = decodeVoxels(payload, byteSkip === -1 ? payload.length - dataBytes : byteSkip, type.ctor, count, endian !== 'big');
-  return { data, dims, ...geometry(fields, directions, spacings) };
+  const values = checkVoxelValues(data, 'NRRD');
+  if (values) warnings.push(values);
+  for (const w of warnings) opts.onWarning?.(w);
+  return { data, dims, ...grid };
 }
 
-/** LPS spacing, direction and origin from the space fields (see the module comment for spaces). */
-function geometry(fields: Map<string, string>, directions: Array<Vec3 | null> | null, spacings: number[] | null): Omit<Volume, 'data' | 'dims'> {
+const three = (name: (k: number) => string): [string, string, string] => [name(0), name(1), name(2)];
+
+/**
+ * LPS spacing, direction and origin from the space fields (see the module comment for spaces), checked by
+ * `checkGeometry`. `firstSpatialAxis` is the file's index of the first spatial axis (1 when a leading axis of
+ * size 1 was dropped), for the field names in messages. The fallbacks without `space directions` add a warning.
+ */
+function geometry(
+  fields: Map<string, string>,
+  directions: Array<Vec3 | null> | null,
+  spacings: number[] | null,
+  firstSpatialAxis: number,
+  warnings: string[],
+): Omit<Volume, 'data' | 'dims'> {
   const space = fields.get('space')?.toLowerCase();
   let flip: Vec3 = [1, 1, 1];
   if (space !== undefined) {
@@ -184,17 +207,31 @@ function geometry(fields: Map<string, string>, directions: Array<Vec3 | null> | 
   const origin = originField === undefined ? [0, 0, 0] : parseVectors(originField, 'space origin')[0];
   if (!origin) throw new InvalidImageError(`NRRD space origin "${originField}" is not a 3-vector`);
   let axes: Vec3[];
+  let names: GeometryFields;
+  const axis = (k: number) => k + firstSpatialAxis;
   if (directions) {
     if (directions.length !== 3 || directions.some((d) => !d)) {
       throw new InvalidImageError(`NRRD space directions "${fields.get('space directions')}" do not give 3 spatial vectors`);
     }
     axes = directions as Vec3[];
+    names = { spacing: three((k) => `space directions vector ${axis(k)}`), origin: 'space origin', direction: 'space directions' };
   } else {
-    const s = [0, 1, 2].map((k) => (spacings && Number.isFinite(spacings[k]) && spacings[k] !== 0 ? Math.abs(spacings[k]) : 1));
+    let s: number[];
+    if (spacings) {
+      if (spacings.length < 3) throw new InvalidImageError(`NRRD spacings "${fields.get('spacings')}" do not give 3 spatial spacings`);
+      s = spacings.slice(0, 3).map(Math.abs);
+      warnings.push(`NRRD has no space directions: an axis-aligned grid (identity direction in ${space ?? 'LPS'}, origin from space origin or 0) with spacings ${s.join(', ')} mm`);
+    } else {
+      s = [1, 1, 1];
+      warnings.push(`NRRD has neither space directions nor spacings: 1 mm voxels on an axis-aligned grid (identity direction in ${space ?? 'LPS'}) assumed`);
+    }
     axes = [0, 1, 2].map((k) => [0, 1, 2].map((r) => (r === k ? s[k] : 0)) as Vec3);
+    names = { spacing: three((k) => `spacings[${axis(k)}]`), origin: 'space origin', direction: 'axes' };
   }
   const affine = [0, 1, 2].flatMap((r) => [flip[r] * axes[0][r], flip[r] * axes[1][r], flip[r] * axes[2][r], flip[r] * origin[r]]);
-  return geometryFromAffine([...affine, 0, 0, 0, 1]);
+  const g = geometryFromAffine([...affine, 0, 0, 0, 1]);
+  checkGeometry(g, 'NRRD', names);
+  return g;
 }
 
 /**
