@@ -17,3 +17,4 @@ export type { Backend, BackendOptions, GraphSession, TensorData } from './backen
 export { deviceCandidates, DEVICE_TABLE } from './backend/devices.ts';
 export * from './geometry/sliceStack.ts';
 export * from './geometry/region.ts';
+export type { Preprocessed } from './pipeline/preprocess.ts';

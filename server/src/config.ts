@@ -88,6 +88,10 @@ const EnvSchema = z.object({
   MAX_LIST_ENTRIES: int(1).default(1024),
   /** Bytes of encoder features kept between requests on the same image (LRU; the next click runs only the heads); 0 disables. */
   FEATURE_CACHE_BYTES: int(0).default(1024 ** 3),
+  /** Bytes of prepared model-space images kept per image content (LRU; the next class prompt skips pre-processing); 0 disables. */
+  PREPARED_CACHE_BYTES: int(0).default(1024 ** 3),
+  /** Most windows one point prompt runs: those around its clicks, then neighbours where the structure reaches an inner edge. */
+  MAX_POINT_WINDOWS: int(1, 64).default(8),
   /** When set, every request but health and the viewer's static files must be authenticated; scripts send `Authorization: Bearer <API_KEY>`. */
   API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** People who may log in to the viewer (/login, session cookie): a file of `name:scrypt$…` lines (`npm run user -- add NAME`). Turns authentication on. */
@@ -159,6 +163,8 @@ export interface Config {
   maxConnections: number;
   maxListEntries: number;
   featureCacheBytes: number;
+  preparedCacheBytes: number;
+  maxPointWindows: number;
   apiKey: string | undefined;
   auth: {
     /** True when any credential is configured: every route but health and the static viewer needs one. */
@@ -262,6 +268,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxConnections: e.MAX_CONNECTIONS,
     maxListEntries: e.MAX_LIST_ENTRIES,
     featureCacheBytes: e.FEATURE_CACHE_BYTES,
+    preparedCacheBytes: e.PREPARED_CACHE_BYTES,
+    maxPointWindows: e.MAX_POINT_WINDOWS,
     apiKey: e.API_KEY,
     auth: {
       required: Boolean(e.API_KEY || e.USERS_FILE || e.OIDC_ISSUER),

@@ -1,8 +1,11 @@
-/** A byte-bounded least-recently-used map. */
+/** A byte-bounded least-recently-used map; `onEvict` hears of every entry pushed out to make room. */
 export class LruCache<V> {
   private readonly entries = new Map<string, { value: V; bytes: number }>();
   private total = 0;
-  constructor(readonly maxBytes: number) {}
+  constructor(
+    readonly maxBytes: number,
+    private readonly onEvict: (key: string, bytes: number) => void = () => undefined,
+  ) {}
 
   get(key: string): V | undefined {
     const e = this.entries.get(key);
@@ -21,6 +24,7 @@ export class LruCache<V> {
       if (this.total <= this.maxBytes) break;
       this.entries.delete(k);
       this.total -= e.bytes;
+      this.onEvict(k, e.bytes);
     }
   }
 

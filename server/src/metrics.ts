@@ -10,6 +10,10 @@ export interface Metrics {
   stageSeconds: Histogram<'stage'>;
   windows: Counter;
   featureCache: Counter<'result'>;
+  /** Lookups of the per-image state (features, prepared model-space image) and of the series cache. */
+  cacheLookups: Counter<'cache' | 'result'>;
+  /** Entries pushed out of a bounded cache to make room. */
+  cacheEvictions: Counter<'cache'>;
 }
 
 export function createMetrics(): Metrics {
@@ -36,5 +40,7 @@ export function createMetrics(): Metrics {
     }),
     windows: new Counter({ name: 'inference_windows_total', help: 'Sliding windows run', registers: [registry] }),
     featureCache: new Counter({ name: 'inference_feature_cache_total', help: 'Encoder-feature lookups per window (hit: the encoder did not run)', labelNames: ['result'], registers: [registry] }),
+    cacheLookups: new Counter({ name: 'cache_lookups_total', help: 'Lookups per bounded cache (features, prepared, series)', labelNames: ['cache', 'result'], registers: [registry] }),
+    cacheEvictions: new Counter({ name: 'cache_evictions_total', help: 'Entries evicted (least recently used) per bounded cache: features, prepared, series', labelNames: ['cache'], registers: [registry] }),
   };
 }

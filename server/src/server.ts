@@ -38,7 +38,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
   const metrics = createMetrics();
   const state: AppState = { ready: false, shuttingDown: false };
   let service: InferenceService | undefined;
-  const dicomweb = createDicomweb(config, log);
+  const dicomweb = createDicomweb(config, log, metrics);
   const extraRoutes: AppDeps['extraRoutes'] = (a) => {
     dicomweb.mount(a); // before the others' catch-alls (the viewer's SPA fallback)
     options.extraRoutes?.(a);
@@ -65,7 +65,18 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
     const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
     await pipeline.segment(warmUpVolume(pipeline.manifest), { classes: first ? [first] : [] });
-    service = new InferenceService(pipeline, { queueDepth: config.queueDepth, maxConcurrentLoads: config.maxConcurrentLoads, work: config.work, featureCacheBytes: config.featureCacheBytes }, metrics);
+    service = new InferenceService(
+      pipeline,
+      {
+        queueDepth: config.queueDepth,
+        maxConcurrentLoads: config.maxConcurrentLoads,
+        work: config.work,
+        featureCacheBytes: config.featureCacheBytes,
+        preparedCacheBytes: config.preparedCacheBytes,
+        maxPointWindows: config.maxPointWindows,
+      },
+      metrics,
+    );
     state.ready = true;
     log.info('ready', { model: `${pipeline.manifest.name} ${pipeline.manifest.version}`, device: pipeline.device, ms: Math.round(performance.now() - t0) });
   })();

@@ -6,6 +6,7 @@ import type { Express } from 'express';
 import type { Config } from '../config.ts';
 import { DicomwebSeriesLoader } from '../images/dicomwebSeries.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { boundedDicomwebLists } from './lists.ts';
 import { dicomwebProxyRouter } from './proxy.ts';
 import { embeddedDicomwebRouter } from './routes.ts';
@@ -21,10 +22,13 @@ export interface Dicomweb {
   mount(app: Express): void;
 }
 
-export function createDicomweb(config: Config, log: Logger): Dicomweb {
+export function createDicomweb(config: Config, log: Logger, metrics?: Metrics): Dicomweb {
   const d = config.dicomweb;
   const store = d.url ? null : new DicomStore(DICOMWEB_ROOT, d.storeBytes, d.sampleStudy);
-  const series = new DicomwebSeriesLoader(config, store);
+  const series = new DicomwebSeriesLoader(config, store, {
+    lookup: (hit) => metrics?.cacheLookups.inc({ cache: 'series', result: hit ? 'hit' : 'miss' }),
+    evict: () => metrics?.cacheEvictions.inc({ cache: 'series' }),
+  });
   return {
     store,
     series,

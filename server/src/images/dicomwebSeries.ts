@@ -39,14 +39,17 @@ export class DicomwebSeriesLoader {
   private readonly upstream: UpstreamOptions | null;
   private readonly ownOrigins = new Set<string>();
   private ownPort: string | null = null;
+  private readonly lookup?: (hit: boolean) => void;
 
   /** @param embedded the embedded store (used when no DICOMWEB_URL is configured). */
   constructor(
     private readonly config: Config,
     private readonly embedded: DicomStore | null,
+    events: { lookup?: (hit: boolean) => void; evict?: () => void } = {},
   ) {
     const d = config.dicomweb;
-    this.cache = new LruCache(d.seriesCacheBytes);
+    this.cache = new LruCache(d.seriesCacheBytes, () => events.evict?.());
+    this.lookup = events.lookup;
     this.upstream = d.url ? { base: d.url, auth: d.auth, timeoutMs: config.images.downloadTimeoutMs } : null;
     if (d.publicOrigin) this.ownOrigins.add(d.publicOrigin);
   }
@@ -91,7 +94,8 @@ export class DicomwebSeriesLoader {
 
   /** Loads a series as an image named by its SeriesInstanceUID (result file `<SeriesInstanceUID>_seg.nii.gz`). */
   async load(ref: SeriesRef, signal?: AbortSignal): Promise<LoadedImage> {
-    const key = `${ref.source === 'upstream' ? `upstream ${this.upstream!.base}` : 'embedded'}|${ref.study}|${ref.series}`;
+    // the embedded store's series can grow by STOW: its key holds the instance count, so a grown series is read afresh
+    const key = ref.source === 'upstream' ? `upstream ${this.upstream!.base}|${ref.study}|${ref.series}` : `embedded|${ref.study}|${ref.series}|${this.embedded?.instances(ref.study, ref.series).length ?? 0}`;
     const volume = await this.shared(key, signal, (s) => (ref.source === 'upstream' ? this.fromUpstream(ref, s) : this.fromEmbedded(ref)));
     return { volume, name: ref.series, format: 'dicom' };
   }
@@ -99,12 +103,13 @@ export class DicomwebSeriesLoader {
   /** The cached volume, or one download shared by every concurrent request (aborted when all of them left). */
   private async shared(key: string, signal: AbortSignal | undefined, load: (signal: AbortSignal) => Promise<Volume>): Promise<Volume> {
     const cached = this.cache.get(key);
+    this.lookup?.(cached !== undefined);
     if (cached) return cached;
     let entry = this.inflight.get(key);
     if (!entry) {
       const ac = new AbortController();
       const promise = load(ac.signal).then((v) => {
-        if (key.startsWith('upstream')) this.cache.set(key, v, v.data.byteLength);
+        this.cache.set(key, v, v.data.byteLength);
         return v;
       });
       const e = { promise, waiters: 0, ac };

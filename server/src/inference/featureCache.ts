@@ -1,40 +1,57 @@
 import { createHash } from 'node:crypto';
-import type { FeatureCache, TensorData, Volume } from '@vista3d/models';
+import type { ImageCache, Preprocessed, TensorData, Volume } from '@vista3d/models';
 import { LruCache } from '../lru.ts';
 
 /**
- * Encoder features kept across requests, so that the next click on the same image runs only the point head (the
- * encoder is most of a window's cost). Keyed by the image's content — SHA-256 of its voxels and geometry,
- * computed once per loaded volume — and the window; bounded in bytes (FEATURE_CACHE_BYTES), least recently used
- * out first. Content, not names: a file or series that changes under the same name never meets stale features.
+ * What the server keeps per image between prompts, keyed by the image's content — SHA-256 of its voxels and
+ * geometry, computed once per loaded volume — never by a name: a file or series that changes under the same name
+ * never meets stale state. Two byte-bounded LRUs (least recently used out first, evictions reported):
+ * - encoder features per window (FEATURE_CACHE_BYTES): the next click re-runs only the point head;
+ * - the model-space image a class prompt runs on, with the mapping back (PREPARED_CACHE_BYTES): the next class
+ *   prompt does no whole-volume pre-processing.
+ * (The decoded volumes of series URLs are the series cache's, SERIES_CACHE_BYTES.)
  */
-export class FeatureStore {
-  private readonly lru: LruCache<TensorData>;
+export class ImageStateStore {
+  private readonly features: LruCache<TensorData>;
+  private readonly prepared: LruCache<Preprocessed>;
   private readonly ids = new WeakMap<Volume, string>();
-
   constructor(
-    maxBytes: number,
-    private readonly onLookup?: (hit: boolean) => void,
+    sizes: { featureBytes: number; preparedBytes: number },
+    private readonly events: { lookup?: (cache: 'features' | 'prepared', hit: boolean) => void; evict?: (cache: 'features' | 'prepared') => void } = {},
   ) {
-    this.lru = new LruCache(maxBytes);
+    this.features = new LruCache(sizes.featureBytes, () => events.evict?.('features'));
+    this.prepared = new LruCache(sizes.preparedBytes, () => events.evict?.('prepared'));
   }
 
-  /** The cache for one image; undefined when caching is off (FEATURE_CACHE_BYTES=0). */
-  for(volume: Volume): FeatureCache | undefined {
-    if (this.lru.maxBytes <= 0) return undefined;
+  /** The state of one image, for the pipeline; parts are absent when their budget is 0. */
+  for(volume: Volume): ImageCache {
     const id = this.contentId(volume);
-    return {
-      get: (window) => {
-        const f = this.lru.get(`${id}|${window}`);
-        this.onLookup?.(f !== undefined);
-        return f;
-      },
-      set: (window, f) => this.lru.set(`${id}|${window}`, f, f.data.byteLength),
-    };
+    const out: ImageCache = {};
+    if (this.features.maxBytes > 0) {
+      out.features = {
+        get: (window) => {
+          const f = this.features.get(`${id}|${window}`);
+          this.events.lookup?.('features', f !== undefined);
+          return f;
+        },
+        set: (window, f) => this.features.set(`${id}|${window}`, f, f.data.byteLength),
+      };
+    }
+    if (this.prepared.maxBytes > 0) {
+      out.preprocessed = {
+        get: () => {
+          const p = this.prepared.get(id);
+          this.events.lookup?.('prepared', p !== undefined);
+          return p;
+        },
+        set: (p) => this.prepared.set(id, p, p.image.byteLength),
+      };
+    }
+    return out;
   }
 
-  get bytes(): number {
-    return this.lru.bytes;
+  get bytes(): { features: number; prepared: number } {
+    return { features: this.features.bytes, prepared: this.prepared.bytes };
   }
 
   private contentId(v: Volume): string {

@@ -2,7 +2,7 @@ import { Vista3dPipeline, outputNameFor, writeVolumeBytes, type Progress, type P
 import { zipSync } from 'fflate';
 import type { Metrics } from '../metrics.ts';
 import type { LoadedImage } from '../images/imageSource.ts';
-import { FeatureStore } from './featureCache.ts';
+import { ImageStateStore } from './featureCache.ts';
 import { JobQueue, Limiter, type Admission } from './queue.ts';
 
 /** The NIM's result: a zip holding one `<stem>_seg.<ext>` file on the input's grid. */
@@ -21,6 +21,10 @@ export interface ServiceOptions {
   /** What one request may cost (model-space voxels, windows); unbounded when absent. */
   work?: WorkLimits;
   featureCacheBytes?: number;
+  /** Bytes of prepared model-space images kept (class prompts skip whole-volume pre-processing on a hit). */
+  preparedCacheBytes?: number;
+  /** Bound on a point prompt's windows (around the clicks, then neighbours where the structure reaches an edge). */
+  maxPointWindows?: number;
 }
 
 /**
@@ -30,15 +34,26 @@ export interface ServiceOptions {
 export class InferenceService {
   readonly queue: JobQueue;
   readonly loads: Limiter;
-  readonly features: FeatureStore;
+  readonly images: ImageStateStore;
   private readonly work: WorkLimits | undefined;
+  private readonly maxPointWindows: number | undefined;
   constructor(
     readonly pipeline: Vista3dPipeline,
     options: ServiceOptions,
     private readonly metrics?: Metrics,
   ) {
     this.work = options.work;
-    this.features = new FeatureStore(options.featureCacheBytes ?? 0, (hit) => metrics?.featureCache.inc({ result: hit ? 'hit' : 'miss' }));
+    this.maxPointWindows = options.maxPointWindows;
+    this.images = new ImageStateStore(
+      { featureBytes: options.featureCacheBytes ?? 0, preparedBytes: options.preparedCacheBytes ?? 0 },
+      {
+        lookup: (cache, hit) => {
+          if (cache === 'features') metrics?.featureCache.inc({ result: hit ? 'hit' : 'miss' });
+          metrics?.cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
+        },
+        evict: (cache) => metrics?.cacheEvictions.inc({ cache }),
+      },
+    );
     this.loads = new Limiter(options.maxConcurrentLoads ?? 2);
     this.queue = new JobQueue(options.queueDepth, (w, r) => {
       metrics?.queueWaiting.set(w);
@@ -53,13 +68,21 @@ export class InferenceService {
 
   /** Throws LimitExceededError when segmenting an image of this geometry would cost more than allowed. */
   checkWork(volume: Omit<Volume, 'data'>, prompts: Prompts | undefined): void {
-    this.pipeline.planWork(volume, prompts, this.work);
+    this.pipeline.planWork(volume, prompts, this.work, undefined, this.maxPointWindows);
+  }
+
+  /**
+   * Builds an image's per-image state ahead of its first prompt (the viewer asks when it displays a series): its
+   * content id and the model-space image class prompts run on. Point prompts need nothing more (they are local).
+   */
+  prepare(volume: Volume): void {
+    this.pipeline.preprocessed(volume, this.images.for(volume));
   }
 
   /** Segments when `admission`'s turn comes on the device. */
   async segment(image: LoadedImage, prompts: Prompts | undefined, admission: Admission, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<InferenceOutput> {
     return admission.run(async () => {
-      const result = await this.pipeline.segment(image.volume, prompts, { ...opts, limits: this.work, featureCache: this.features.for(image.volume) });
+      const result = await this.pipeline.segment(image.volume, prompts, { ...opts, limits: this.work, maxPointWindows: this.maxPointWindows, imageCache: this.images.for(image.volume) });
       const t0 = performance.now();
       const fileName = outputNameFor(image.name);
       const file = writeVolumeBytes(result.labels, image.format === 'nrrd' ? 'nrrd' : 'nifti', { gzip: !/\.nii$/i.test(fileName) });

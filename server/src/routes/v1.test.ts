@@ -145,6 +145,30 @@ describe('/v1 API (NIM compatible)', () => {
     assert.equal(third.data[7 + 14 * (6 + 12 * 5)], 1);
   });
 
+  it('per-image state: a second class prompt reuses the prepared model-space image; evictions are counted', async () => {
+    const metric = async (re: RegExp) => Number(re.exec(await (await fetch(`${s.url}/v1/metrics`)).text())?.[1] ?? 0);
+    const preparedHits = () => metric(/cache_lookups_total\{cache="prepared",result="hit"\} (\d+)/);
+    await writeFile(join(t.images, 'prep.nii.gz'), writeNifti(vol));
+    const body = { image: 'prep.nii.gz', prompts: { classes: ['liver'] } };
+    const first = readNifti(unzipOne(await (await post(s, body)).arrayBuffer())[1]);
+    const before = await preparedHits();
+    const second = readNifti(unzipOne(await (await post(s, { ...body, prompts: { classes: ['liver', 'spleen'] } })).arrayBuffer())[1]);
+    assert.equal((await preparedHits()) - before, 1, 'the second class prompt found the prepared image');
+    assert.deepEqual([...first.data].map((v) => (v === 1 ? 1 : 0)), [...second.data].map((v) => (v === 1 ? 1 : 0)));
+    // a budget of one prepared image: the second image evicts the first, and the eviction is counted
+    const small = await startTestServer(t, { PREPARED_CACHE_BYTES: String(14 * 12 * 10 * 4 + 100), FEATURE_CACHE_BYTES: '0' });
+    try {
+      await writeFile(join(t.images, 'prep2.nii.gz'), writeNifti({ ...vol, data: vol.data.map((v) => v * 0.5) }));
+      const postTo = (b: unknown) => fetch(`${small.url}/v1/vista3d/inference`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+      assert.equal((await postTo(body)).status, 200);
+      assert.equal((await postTo({ ...body, image: 'prep2.nii.gz' })).status, 200);
+      const evictions = Number(/cache_evictions_total\{cache="prepared"\} (\d+)/.exec(await (await fetch(`${small.url}/v1/metrics`)).text())?.[1] ?? 0);
+      assert.equal(evictions, 1);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('writes the result into local_working_dir atomically', async () => {
     const r = await post(s, { image: 'ct.nii.gz', prompts: { classes: [1] }, local_working_dir: t.outputs });
     assert.equal(r.status, 200);
