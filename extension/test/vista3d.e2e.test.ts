@@ -380,6 +380,7 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     }
     await page.getByTestId('vista3d-label-search').fill('');
     const posted = jobPosts.length;
+    const t0 = await startClock();
     await page.getByTestId('vista3d-segment').click();
     await shot(s.key, '1-segmenting');
     await page.waitForFunction(() => /Segmented|voxels changed/.test(document.querySelector('[data-testid="vista3d-notice"]')?.textContent ?? '') || document.querySelector('[data-testid="vista3d-error"]'), null, {
@@ -388,6 +389,7 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     });
     const error = await page.getByTestId('vista3d-error').count();
     assert.equal(error, 0, error ? await page.getByTestId('vista3d-error').innerText() : '');
+    await stopClock(t0, `${s.key} class prompt (${s.classes.map((c) => c.search).join(', ')})`, 'last');
     assert.equal(jobPosts.length, posted + 1, 'one job was posted');
     const post = jobPosts[posted];
     assert.deepEqual(post.body.prompts.classes, s.classes.map((c) => c.id));
@@ -409,6 +411,39 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     assert.equal(r.status(), 200);
     const v = readNifti(new Uint8Array(await r.body()));
     return { ...v, data: Uint8Array.from(v.data as ArrayLike<number>) };
+  }
+
+  /**
+   * Click-to-overlay clock: the page records when Cornerstone3D's SEGMENTATION_DATA_MODIFIED fires (the extension
+   * fires it once the result is written into the labelmap). `overlayAfter(t0, 'first')`: the first such event after
+   * t0 (a point prompt writes once); `'last'`: the last one so far (a class prompt's first run also creates the
+   * segmentation). Printed as `# timing: …` lines, with the bytes of the result request that came over the wire.
+   */
+  const timings: { what: string; ms: number; bytes: number }[] = [];
+  async function startClock(): Promise<number> {
+    await page.evaluate(() => {
+      const w = window as any;
+      if (!w.__v3dModified) {
+        w.__v3dModified = [] as number[];
+        w.cornerstone.eventTarget.addEventListener(w.cornerstoneTools.Enums.Events.SEGMENTATION_DATA_MODIFIED, () => w.__v3dModified.push(Date.now()));
+      }
+      performance.clearResourceTimings();
+    });
+    return Date.now();
+  }
+  async function stopClock(t0: number, what: string, which: 'first' | 'last') {
+    const { at, bytes } = await page.evaluate(
+      ({ t0, which }) => {
+        const w = window as any;
+        const after = (w.__v3dModified as number[]).filter((t) => t >= t0);
+        const results = performance.getEntriesByType('resource').filter((e) => /\/v1\/vista3d\/jobs\/[^/]+\/result/.test(e.name)) as PerformanceResourceTiming[];
+        return { at: which === 'first' ? after[0] : after.at(-1), bytes: results.reduce((s, e) => s + e.encodedBodySize, 0) };
+      },
+      { t0, which },
+    );
+    assert.ok(at, `${what}: no SEGMENTATION_DATA_MODIFIED after the click`);
+    timings.push({ what, ms: at - t0, bytes });
+    console.log(`# timing: ${what}: click → overlay ${at - t0} ms; result over the wire ${bytes} bytes`);
   }
 
   /** Scrolls the viewport to the image whose labelmap slice holds the most voxels of `label`. */
@@ -583,6 +618,7 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     assert.notEqual(labelAt(axialLabelmap, world), SPLEEN, 'the spleen is not segmented yet');
     const at = await showWorld(world);
     let posted = jobPosts.length;
+    const t1 = await startClock();
     await page.mouse.click(at.x, at.y);
     await shot(s.key, '4-positive-click');
     const positive = await waitForPointJob(posted);
@@ -591,6 +627,7 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     assert.deepEqual(positive.body.prompts.points[String(SPLEEN)], [serverIndex], 'the clicked voxel on the server grid');
     assert.deepEqual(positive.body.prompts.point_labels[String(SPLEEN)], [1]);
     const lm1 = await waitForMerged(positive.id, before, SPLEEN, s.key);
+    await stopClock(t1, 'axial positive click', 'first');
     await shot(s.key, '5-positive-done');
     if (trainedModel) assert.equal(labelAt(lm1.labelmap, world), SPLEEN, 'the clicked voxel is spleen now');
     assertOthersKept(before, lm1.slices, SPLEEN);
@@ -612,6 +649,7 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     const at2 = await showWorld(farPoint);
     posted = jobPosts.length;
     await page.keyboard.down('Shift');
+    const t2 = await startClock();
     await page.mouse.click(at2.x, at2.y);
     await page.keyboard.up('Shift');
     await shot(s.key, '6-negative-click');
@@ -619,6 +657,7 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     assert.deepEqual(negative.body.prompts.points[String(SPLEEN)], [serverIndex, toIndex(axialResult, farPoint).map(Math.round)]);
     assert.deepEqual(negative.body.prompts.point_labels[String(SPLEEN)], [1, 0]);
     const lm2 = await waitForMerged(negative.id, lm1.slices, SPLEEN, s.key);
+    await stopClock(t2, 'axial negative click', 'first');
     await shot(s.key, '7-negative-done');
     assertOthersKept(before, lm2.slices, SPLEEN);
     const there = labelAt(lm2.labelmap, farPoint);
@@ -792,10 +831,12 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     const world = worldOf(s.grid, v);
     const at = await showWorld(world);
     const posted = jobPosts.length;
+    const t0 = await startClock();
     await page.mouse.click(at.x, at.y);
     const positive = await waitForPointJob(posted);
     assert.deepEqual(positive.body.prompts.points[String(SPLEEN)], [toIndex(result, world).map(Math.round)], 'the clicked voxel on the server grid');
     const lm1 = await waitForMerged(positive.id, before, SPLEEN, s.key);
+    await stopClock(t0, 'sagittal positive click', 'first');
     await shot(s.key, '3-positive-done');
     if (trainedModel) assert.equal(labelAt(lm1.labelmap, world), SPLEEN, 'the clicked voxel is spleen now');
     assertOthersKept(before, lm1.slices, SPLEEN);
