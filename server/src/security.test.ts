@@ -302,6 +302,29 @@ describe('security findings (issue 9)', () => {
     }
   });
 
+  it('11. invalid geometry is refused naming the field; a NIfTI fallback is used and said in a header', async () => {
+    const s = await startTestServer(t);
+    try {
+      const nii = writeNifti(cube(6, 1), { gzip: false });
+      const view = new DataView(nii.buffer, nii.byteOffset, nii.byteLength);
+      const nan = nii.slice();
+      new DataView(nan.buffer).setFloat32(80, NaN, true); // pixdim[1]
+      await writeFile(join(t.served, 'nan.nii'), nan);
+      const bad = await post(s, '/v1/vista3d/inference', { image: `${host.url}/nan.nii`, prompts: { classes: ['liver'] } });
+      assert.equal(bad.status, 415);
+      assert.match(await detail(bad), /pixdim\[1\] is NaN/);
+      const noSform = nii.slice();
+      new DataView(noSform.buffer).setInt16(254, 0, true); // sform_code 0: the qform (or pixdim) is the standard's fallback
+      await writeFile(join(t.served, 'nosform.nii'), noSform);
+      assert.equal(view.getInt16(254, true) > 0, true, 'the writer sets an sform');
+      const ok = await post(s, '/v1/vista3d/inference', { image: `${host.url}/nosform.nii`, prompts: { classes: ['liver'] } });
+      assert.equal(ok.status, 200);
+      assert.match(ok.headers.get('x-vista3d-warning') ?? '', /sform_code (is 0|and qform_code are both 0)/);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('12. local_working_dir that is a file or read-only is refused before inference', async () => {
     const s = await startTestServer(t);
     try {

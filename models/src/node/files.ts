@@ -44,6 +44,8 @@ export interface ReadVolumeFileOptions {
    */
   dataFileRoots?: readonly string[];
   signal?: AbortSignal;
+  /** Hears each geometry fallback the reader took (NIfTI qform for sform, …) and partial NaN data. */
+  onWarning?: (message: string) => void;
 }
 
 export interface VolumeFile {
@@ -67,7 +69,7 @@ export async function readVolumeFile(path: string, options: ReadVolumeFileOption
   if (st.size > limits.maxDecompressedBytes) throw new LimitExceededError('maxDecompressedBytes', st.size, limits.maxDecompressedBytes, `file ${basename(path)} is larger than allowed`);
   const bytes = await readRegularFile(path, `image ${basename(path)}`, limits.maxDecompressedBytes, options.signal);
   const format = detectFormat(path);
-  if (format === 'dicom') return fromSeries(readDicomSeriesWithInfo([{ name: basename(path), bytes }], { limits }));
+  if (format === 'dicom') return fromSeries(readDicomSeriesWithInfo([{ name: basename(path), bytes }], { limits, onWarning: options.onWarning }));
   const roots = options.dataFileRoots ?? [];
   const dataFiles = new Map<string, Uint8Array>();
   // A detached NRRD names its data file; read it (if allowed) before the synchronous parser asks for it.
@@ -85,6 +87,7 @@ export async function readVolumeFile(path: string, options: ReadVolumeFileOption
   }
   const volume = readVolumeBytes(bytes, basename(path), {
     limits,
+    onWarning: options.onWarning,
     resolveDataFile: roots.length
       ? (name) => {
           const b = dataFiles.get(name.trim());
@@ -129,7 +132,7 @@ async function readDicomFolder(path: string, limits: ReadLimits, options: ReadVo
     files.push({ name, bytes: await readRegularFile(target, `DICOM folder member ${JSON.stringify(name)}`, limits.maxDecompressedBytes, options.signal, allowed !== null) });
   }
   if (!files.length) throw new InvalidImageError(`folder ${basename(path)} holds no files`);
-  return fromSeries(readDicomSeriesWithInfo(files, { limits }));
+  return fromSeries(readDicomSeriesWithInfo(files, { limits, onWarning: options.onWarning }));
 }
 
 async function realRoots(roots: readonly string[]): Promise<string[]> {

@@ -40,6 +40,8 @@ export class DicomwebSeriesLoader {
   private readonly ownOrigins = new Set<string>();
   private ownPort: string | null = null;
   private readonly lookup?: (hit: boolean) => void;
+  /** What the DICOM reader assumed for each decoded series (kept with it while it is cached). */
+  private readonly warnings = new WeakMap<Volume, string[]>();
 
   /** @param embedded the embedded store (used when no DICOMWEB_URL is configured). */
   constructor(
@@ -52,6 +54,13 @@ export class DicomwebSeriesLoader {
     this.lookup = events.lookup;
     this.upstream = d.url ? { base: d.url, auth: d.auth, timeoutMs: config.images.downloadTimeoutMs } : null;
     if (d.publicOrigin) this.ownOrigins.add(d.publicOrigin);
+  }
+
+  private read(files: DicomInput[]): Volume {
+    const warnings: string[] = [];
+    const v = readDicomSeriesWithInfo(files, { limits: this.config.limits, onWarning: (w) => warnings.push(w) }).volume;
+    if (warnings.length) this.warnings.set(v, warnings);
+    return v;
   }
 
   /** Tells the loader the address it listens on (loopback URLs on this port are "own origin"). */
@@ -97,7 +106,7 @@ export class DicomwebSeriesLoader {
     // the embedded store's series can grow by STOW: its key holds the instance count, so a grown series is read afresh
     const key = ref.source === 'upstream' ? `upstream ${this.upstream!.base}|${ref.study}|${ref.series}` : `embedded|${ref.study}|${ref.series}|${this.embedded?.instances(ref.study, ref.series).length ?? 0}`;
     const volume = await this.shared(key, signal, (s) => (ref.source === 'upstream' ? this.fromUpstream(ref, s) : this.fromEmbedded(ref)));
-    return { volume, name: ref.series, format: 'dicom' };
+    return { volume, name: ref.series, format: 'dicom', warnings: this.warnings.get(volume) ?? [] };
   }
 
   /** The cached volume, or one download shared by every concurrent request (aborted when all of them left). */
@@ -138,7 +147,7 @@ export class DicomwebSeriesLoader {
     await this.embedded.ready();
     const files = this.embedded.seriesFiles(ref.study, ref.series);
     if (!files.length) throw new HttpError(404, 'series_not_found', `series ${ref.series} of study ${ref.study} is not in the embedded DICOMweb store`);
-    return readDicomSeriesWithInfo(files, { limits: this.config.limits }).volume;
+    return this.read(files);
   }
 
   private async fromUpstream(ref: SeriesRef, signal: AbortSignal): Promise<Volume> {
@@ -179,7 +188,7 @@ export class DicomwebSeriesLoader {
       throw new HttpError(502, 'pacs_error', `PACS at ${describeUpstream(up.base)} sent ${what} in a form that is not multipart/related application/dicom: ${(e as Error).message}`);
     }
     if (!files.length) throw new HttpError(404, 'series_not_found', `the PACS sent no instances for ${what}`);
-    return readDicomSeriesWithInfo(files, { limits: this.config.limits }).volume;
+    return this.read(files);
   }
 }
 

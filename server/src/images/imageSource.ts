@@ -14,6 +14,8 @@ export interface LoadedImage {
   /** File or folder name of the input (`ct.nii.gz`, `series-folder`), for `<stem>_seg.<ext>`. */
   name: string;
   format: 'nifti' | 'nrrd' | 'dicom';
+  /** What the reader had to assume (a NIfTI geometry fallback, NaN voxels): told to the client and logged. */
+  warnings: string[];
 }
 
 /**
@@ -58,9 +60,10 @@ export class ImageSource {
     const pathName = decodeURIComponent(new URL(image).pathname.split('/').pop() ?? '');
     this.checkExtension(pathName, false);
     const { bytes } = await downloadImage(image, this.config.images, signal);
-    const volume = readVolumeBytes(bytes, pathName, { limits: this.config.limits });
+    const warnings: string[] = [];
+    const volume = readVolumeBytes(bytes, pathName, { limits: this.config.limits, onWarning: (w) => warnings.push(w) });
     // readVolumeBytes has refused every name but NIfTI and NRRD ones
-    return { volume, name: pathName, format: detectFormat(pathName) === 'nrrd' ? 'nrrd' : 'nifti' };
+    return { volume, name: pathName, format: detectFormat(pathName) === 'nrrd' ? 'nrrd' : 'nifti', warnings };
   }
 
   private async loadPath(path: string, signal?: AbortSignal): Promise<LoadedImage> {
@@ -77,8 +80,9 @@ export class ImageSource {
     }
     const isFolder = (await stat(real)).isDirectory();
     this.checkExtension(basename(real), isFolder);
-    const f = await readVolumeFile(real, { limits: this.config.limits, dataFileRoots: roots, signal });
-    return { volume: f.volume, name: basename(abs), format: f.format };
+    const warnings: string[] = [];
+    const f = await readVolumeFile(real, { limits: this.config.limits, dataFileRoots: roots, signal, onWarning: (w) => warnings.push(w) });
+    return { volume: f.volume, name: basename(abs), format: f.format, warnings };
   }
 }
 

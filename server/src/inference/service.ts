@@ -11,6 +11,8 @@ export interface InferenceOutput {
   file: Uint8Array;
   zip: Uint8Array;
   result: SegmentResult;
+  /** What the image reader assumed (geometry fallbacks, NaN voxels). */
+  warnings: string[];
 }
 
 export interface ServiceOptions {
@@ -97,7 +99,7 @@ export class InferenceService {
         m.stageSeconds.observe({ stage: 'encode' }, (performance.now() - t0) / 1000);
         m.windows.inc(t.windows);
       }
-      return { fileName, file, zip, result };
+      return { fileName, file, zip, result, warnings: image.warnings };
     }, opts.signal);
   }
 }

@@ -27,6 +27,11 @@ export function parseInferenceRequest(body: unknown): InferenceRequest {
   throw new HttpError(promptIssue ? 422 : 400, promptIssue ? 'invalid_prompt' : 'malformed_request', describeIssues(r.error));
 }
 
+/** Reader warnings as one header value: printable ASCII only, bounded. */
+export function warningHeader(warnings: readonly string[]): string {
+  return warnings.join(' | ').replace(/[^\x20-\x7e]/g, '?').slice(0, 2000);
+}
+
 /** A Content-Disposition for a name made safe by outputNameFor (ASCII letters, digits, `._-` only). */
 function attachment(name: string): string {
   return `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`;
@@ -97,6 +102,10 @@ export function v1Router(deps: AppDeps): Router {
     // a place in the queue before any download: a full queue is a 503 now, not after the image arrived
     const admission = s.queue.admit();
     const out = await runInference(prepared, { service: s, images, metrics }, admission, { signal: clientSignal(req, res) });
+    if (out.warnings.length) {
+      deps.log.warn('image read with assumptions', { requestId: res.locals.requestId, warnings: out.warnings });
+      res.set('X-VISTA3D-Warning', warningHeader(out.warnings));
+    }
     res
       .status(200)
       .type('application/zip')
