@@ -15,5 +15,14 @@ describe('bounded gunzip, Node (zlib) and browser (fflate) implementations', () 
       const whole = gzipSync(data);
       assert.throws(() => impl.gunzipLimited(whole.subarray(0, whole.length >> 1), 1_000_000), (e: Error) => !(e instanceof RangeError && e.message === 'over limit'), 'truncated');
     });
+    it(`${name}: gzipBytes round-trips through the other implementation, label strategy included`, () => {
+      const labels = Uint8Array.from({ length: 200_000 }, (_, i) => (i > 50_000 && i < 90_000 ? 3 : 0));
+      for (const rle of [false, true]) {
+        const z = impl.gzipBytes(labels, 6, rle);
+        assert.deepEqual(nodeInflate.gunzipLimited(z, labels.length), labels);
+        assert.deepEqual(webInflate.gunzipLimited(z, labels.length), labels);
+        assert.ok(z.length < 2000, `${z.length} bytes`);
+      }
+    });
   }
 });

@@ -1,4 +1,4 @@
-import { Gunzip } from 'fflate';
+import { Gunzip, gzipSync } from 'fflate';
 
 /**
  * Gunzip in browsers (fflate, streamed in 1 MB steps), never holding more than `maxBytes` of output.
@@ -25,4 +25,9 @@ export function gunzipLimited(bytes: Uint8Array, maxBytes: number): Uint8Array {
     p += c.length;
   }
   return out;
+}
+
+/** Gzip in browsers (fflate; `rle` is a zlib strategy it does not have: ignored). */
+export function gzipBytes(bytes: Uint8Array, level: number, _rle: boolean): Uint8Array {
+  return gzipSync(bytes, { level: level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 });
 }

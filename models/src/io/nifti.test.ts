@@ -307,7 +307,7 @@ describe('readNifti refuses hostile and unsupported files with typed errors', ()
   });
 
   test('gzip bomb: stops at maxDecompressedBytes', () => {
-    const bomb = gzip(buildNifti({ dim: [3, 256, 256, 128], datatype: 4 }, new Uint8Array(256 * 256 * 128 * 2)), 9);
+    const bomb = gzip(buildNifti({ dim: [3, 256, 256, 128], datatype: 4 }, new Uint8Array(256 * 256 * 128 * 2)), { level: 9 });
     assert.ok(bomb.length < 100_000, `bomb is ${bomb.length} bytes`);
     assert.throws(() => readNifti(bomb, { limits: { maxDecompressedBytes: 1 << 20 } }), (e: unknown) => e instanceof LimitExceededError && e.limit === 'maxDecompressedBytes' && /decompresses to more than allowed/.test(e.message));
   });

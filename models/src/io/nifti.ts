@@ -382,5 +382,5 @@ export function writeNifti(vol: Volume, opts: { gzip?: boolean } = {}): Uint8Arr
   }
   out.set([0x6e, 0x2b, 0x31, 0], 344); // magic "n+1\0"
   out.set(voxelBytes(vol.data), voxOffset);
-  return opts.gzip === false ? out : gzip(out);
+  return opts.gzip === false ? out : gzip(out, { labels: vol.data instanceof Uint8Array });
 }

@@ -176,7 +176,7 @@ describe('readNrrd refuses hostile and unsupported files with typed errors', () 
   });
 
   test('gzip bomb: stops at maxDecompressedBytes', () => {
-    const bomb = nrrd(['type: short', 'dimension: 3', 'sizes: 256 256 128', 'endian: little', 'encoding: gzip'], gzip(new Uint8Array(256 * 256 * 128 * 2), 9));
+    const bomb = nrrd(['type: short', 'dimension: 3', 'sizes: 256 256 128', 'endian: little', 'encoding: gzip'], gzip(new Uint8Array(256 * 256 * 128 * 2), { level: 9 }));
     assert.ok(bomb.length < 100_000);
     assert.throws(() => readNrrd(bomb, { limits: { maxDecompressedBytes: 1 << 20 } }), (e: unknown) => e instanceof LimitExceededError && e.limit === 'maxDecompressedBytes');
   });

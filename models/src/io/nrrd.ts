@@ -264,7 +264,7 @@ export function writeNrrd(vol: Volume, opts: { gzip?: boolean } = {}): Uint8Arra
     '',
   ].join('\n');
   const head = new TextEncoder().encode(header);
-  const body = compress ? gzip(voxelBytes(vol.data)) : voxelBytes(vol.data);
+  const body = compress ? gzip(voxelBytes(vol.data), { labels: vol.data instanceof Uint8Array }) : voxelBytes(vol.data);
   const out = new Uint8Array(head.length + body.length);
   out.set(head);
   out.set(body, head.length);
