@@ -62,7 +62,13 @@ export interface VolumeResult {
    * unless the 2nd was negative); `noNegative`: nothing over-segmented was left for the 3rd click.
    * `threeFromOne`: both corrections (+1 positive, +1 negative) placed on the 1-click result (correctiveClicks).
    */
-  lesions: { id: number; voxels: number; one: number; three: number; noNegative: boolean; threeFromOne: number; pointMs: number }[];
+  lesions: { id: number; voxels: number; one: number; three: number; noNegative: boolean; threeFromOne: number; pointMs: number; cut: boolean; cutOneWindow: boolean; oneWindow: number }[];
+  /**
+   * Organs segmented by one click (at the organ's deepest voxel, and near its edge: the deepest voxel of its outer
+   * 15 mm shell): Dice with neighbouring windows run where the structure reaches an inner window edge (`grown`) and
+   * with the click windows only (`oneWindow`); `cut`: the result still touches an inner window edge.
+   */
+  organClicks: { id: number; where: 'deep' | 'edge'; grown: number; oneWindow: number; cut: boolean; cutOneWindow: boolean }[];
 }
 
 class MapCache implements FeatureCache {
@@ -103,7 +109,7 @@ export async function evaluateVolume(pipeline: Vista3dPipeline, name: string, ph
   const n = pred.length;
   const out: VolumeResult = {
     case: name, kind: phantom?.kind ?? 'real', seed: phantom?.seed ?? -1, grid: `${image.dims.join('×')} @ ${image.spacing.map((s) => +s.toFixed(2)).join('×')}`,
-    voxels: n, classMs, windows: res.timings.windows, dice: {}, ...bodyClaim(image, pred, supported), lesions: [],
+    voxels: n, classMs, windows: res.timings.windows, dice: {}, ...bodyClaim(image, pred, supported), lesions: [], organClicks: [],
   };
   if (!phantom) return out;
   const truth = new Uint8Array(n);
@@ -121,18 +127,19 @@ export async function evaluateVolume(pipeline: Vista3dPipeline, name: string, ph
     for (let o = 0; o < n; o++) if (phantom.lesionMask.data[o] === lesion.id) mask[o] = 1;
     const first = deepestVoxel(mask, dims, spacing);
     if (!first) continue;
-    const run = async (clicks: Click[]) => {
+    const run = async (clicks: Click[], maxPointWindows?: number) => {
       const r = await pipeline.segment(
         image,
         { points: { [LESION_PROMPT_ID]: clicks.map((c) => c.point) }, pointLabels: { [LESION_PROMPT_ID]: clicks.map((c) => c.label) } },
-        { featureCache: cache },
+        { featureCache: cache, maxPointWindows },
       );
       const got = new Uint8Array(n);
       for (let o = 0; o < n; o++) if (r.labels.data[o] === LESION_PROMPT_ID) got[o] = 1;
-      return { got, ms: r.timings.inferenceMs };
+      return { got, ms: r.timings.inferenceMs, cut: r.timings.pointCut === true };
     };
     const c1: Click = { point: first, label: 1 };
     const one = await run([c1]);
+    const oneWindow = await run([c1], 1);
     const fromOne = await run([c1, ...correctiveClicks(mask, one.got, dims, spacing, first)]);
     // the simulated user corrects what is on screen, one click at a time, and at least once with a negative click
     let shown = one.got;
@@ -156,8 +163,46 @@ export async function evaluateVolume(pipeline: Vista3dPipeline, name: string, ph
       noNegative,
       threeFromOne: dice(n, (o) => mask[o] === 1, (o) => fromOne.got[o] === 1),
       pointMs: one.ms,
+      cut: one.cut,
+      cutOneWindow: oneWindow.cut,
+      oneWindow: dice(n, (o) => mask[o] === 1, (o) => oneWindow.got[o] === 1),
     });
   }
+  // organs by one click, deep inside and near the edge: a structure larger than a window must not be cut by it
+  for (const id of supported) {
+    if (!(id in out.dice) || m.noPointPrompts.includes(id)) continue;
+    const organ = new Uint8Array(n);
+    for (let o = 0; o < n; o++) if (truth[o] === id) organ[o] = 1;
+    const deep = deepestVoxel(organ, dims, spacing);
+    if (!deep) continue;
+    const shell = outerShell(organ, dims, spacing, 15);
+    const edge = deepestVoxel(shell, dims, spacing) ?? deep;
+    for (const [where, click] of [['deep', deep], ['edge', edge]] as const) {
+      const once = async (maxPointWindows?: number) => {
+        const r = await pipeline.segment(image, { points: { [id]: [click] } }, { featureCache: cache, maxPointWindows });
+        return { d: dice(n, (o) => organ[o] === 1, (o) => r.labels.data[o] === id), cut: r.timings.pointCut === true };
+      };
+      const grown = await once();
+      const single = await once(1);
+      out.organClicks.push({ id, where, grown: grown.d, oneWindow: single.d, cut: grown.cut, cutOneWindow: single.cut });
+    }
+  }
+  return out;
+}
+
+/** The voxels of `mask` within `mm` of its outside (erosion by distance, axis-aligned steps): its outer shell. */
+function outerShell(mask: Uint8Array, dims: Vec3, spacing: Vec3, mm: number): Uint8Array {
+  const steps = spacing.map((s) => Math.max(1, Math.round(mm / s)));
+  const out = new Uint8Array(mask.length);
+  const [nx, ny, nz] = dims;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) {
+        const o = i + nx * (j + ny * k);
+        if (!mask[o]) continue;
+        const at = (x: number, y: number, z: number) => x >= 0 && y >= 0 && z >= 0 && x < nx && y < ny && z < nz && mask[x + nx * (y + ny * z)] === 1;
+        if (!at(i - steps[0], j, k) || !at(i + steps[0], j, k) || !at(i, j - steps[1], k) || !at(i, j + steps[1], k) || !at(i, j, k - steps[2]) || !at(i, j, k + steps[2])) out[o] = 1;
+      }
   return out;
 }
 
@@ -273,6 +318,15 @@ export async function runEval(o: EvalOptions): Promise<void> {
   for (const [lo, hi] of [[0, 100], [100, 1000], [1000, Infinity]]) {
     const s = lesions.filter((l) => l.voxels >= lo && l.voxels < hi);
     if (s.length) log(`    lesions of ${lo}–${hi === Infinity ? '∞' : hi} voxels: n ${s.length}, 1 click ${f3(mean(s.map((l) => l.one)))}, 3 clicks ${f3(mean(s.map((l) => l.three)))} / ${f3(mean(s.map((l) => l.threeFromOne)))}`);
+  }
+
+  // box cuts: results that still reach an inner window edge, with neighbouring windows (goal 0) and without
+  const organs = torso.flatMap((r) => r.organClicks);
+  log(`\npoint prompts cut by a window edge (a result touching an inner window edge; goal 0), neighbouring windows run vs the click windows only:`);
+  log(`  lesions, 1 click: ${lesions.filter((l) => l.cut).length} of ${lesions.length} cut (Dice ${f3(one)}) vs ${lesions.filter((l) => l.cutOneWindow).length} (Dice ${f3(mean(lesions.map((l) => l.oneWindow)))})`);
+  for (const where of ['deep', 'edge'] as const) {
+    const o = organs.filter((x) => x.where === where);
+    log(`  organs, 1 click ${where === 'deep' ? 'at the deepest voxel' : 'near the edge (outer 15 mm)'}: ${o.filter((x) => x.cut).length} of ${o.length} cut (Dice ${f3(mean(o.map((x) => x.grown)))}) vs ${o.filter((x) => x.cutOneWindow).length} (Dice ${f3(mean(o.map((x) => x.oneWindow)))})`);
   }
 
   const deltas: number[] = [];
