@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
+import { OUTSIDE_HEADER, REGION_HEADER } from '@vista3d/models';
 import { Authenticator } from './auth/authenticator.ts';
 import { authRoutes, requireAuth } from './auth/routes.ts';
 import type { Config } from './config.ts';
 import { errorHandler, HttpError } from './http/errors.ts';
 import { declaredLengthLimit, jsonBodiesOnly, sameOriginOnly } from './http/guards.ts';
 import type { JobRegistry } from './inference/jobs.ts';
+import type { PrepareRegistry } from './inference/prepare.ts';
 import type { ImageSource } from './images/imageSource.ts';
 import type { InferenceService } from './inference/service.ts';
 import type { Logger } from './logger.ts';
@@ -34,6 +36,8 @@ export interface AppDeps {
   auth?: Authenticator;
   /** The viewer's jobs; default: a registry from the configuration (the server closes its own at shutdown). */
   jobs?: JobRegistry;
+  /** Images being prepared for the viewer (POST /v1/vista3d/prepare); default: a registry of the default bounds. */
+  prepares?: PrepareRegistry;
 }
 
 function requestIds(): RequestHandler {
@@ -78,7 +82,7 @@ export function createApp(deps: AppDeps): Express {
   // CSRF: state changes only from our own origin (or CORS_ORIGINS), whatever the route.
   app.use(sameOriginOnly({ publicOrigin: config.dicomweb.publicOrigin, corsOrigins: config.corsOrigins }));
   // CORS: closed unless origins are configured (same-origin needs none).
-  if (config.corsOrigins.length) app.use('/v1', cors({ origin: config.corsOrigins, allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'], exposedHeaders: ['X-Request-Id', 'Retry-After'] }));
+  if (config.corsOrigins.length) app.use('/v1', cors({ origin: config.corsOrigins, allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id'], exposedHeaders: ['X-Request-Id', 'Retry-After', REGION_HEADER, OUTSIDE_HEADER] }));
   // Authentication on every route but health and the viewer's static files (SECURITY.md).
   const auth = deps.auth ?? new Authenticator(config, log);
   authRoutes(auth, { withUsers: Boolean(config.auth.usersFile), gateViewer: auth.sessionsEnabled && !config.auth.oidc?.clientId })(app);

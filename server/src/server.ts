@@ -9,6 +9,7 @@ import { REPO_ROOT, type Config } from './config.ts';
 import { createDicomweb } from './dicomweb/index.ts';
 import { ImageSource } from './images/imageSource.ts';
 import { JobRegistry } from './inference/jobs.ts';
+import { PrepareRegistry } from './inference/prepare.ts';
 import { InferenceService } from './inference/service.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -45,7 +46,8 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     mountViewer(a, config, log); // last: its SPA fallback answers what no router took
   };
   const jobs = new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
-  const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes, jobs });
+  const prepares = new PrepareRegistry();
+  const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes, jobs, prepares });
   const server = await new Promise<Server>((resolve, reject) => {
     // Express 5 hands listen errors (port taken) to this callback instead of throwing
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)) : resolve(s)));
@@ -86,6 +88,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
   const close = () =>
     (closing ??= (async () => {
       state.shuttingDown = true;
+      prepares.close();
       const stopped = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       if (service) {

@@ -3,15 +3,35 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobView } from '@vista3d/models';
+import { jobEnded, readNifti, regionDims, regionSubVolume, regionToVolume, writeNifti, writeVolumeBytes, type JobView, type LabelRegion, type Vec3, type Volume } from '@vista3d/models';
 import { writeFileAtomic } from '@vista3d/models/node';
 import { zipSync } from 'fflate';
 import { HttpError, toHttpError } from '../http/errors.ts';
-import type { InferenceOutput } from './service.ts';
 
-/** What the registry keeps of a finished job: the result file on disk, never the label volume in memory. */
+/** What a job hands the registry when it ends well: the result as its region of the input's grid. */
+export interface JobOutput {
+  /** `<stem>_seg.<ext>`, as the NIM names the full-grid file. */
+  fileName: string;
+  /** How the full-grid file is encoded (after the input: NRRD for NRRD, else NIfTI; gzipped unless `.nii`). */
+  format: 'nifti' | 'nrrd';
+  /** The input's grid (LPS mm, i fastest): where the region lies, and the full file's geometry. */
+  geometry: Omit<Volume, 'data'>;
+  region: LabelRegion;
+}
+
+/**
+ * What the registry keeps of a finished job: the region's NIfTI on disk (the viewer's answer, byte for byte) and
+ * what it takes to rebuild the full-grid file from it on demand — never a label volume in memory.
+ */
 export interface StoredResult {
   fileName: string;
+  format: 'nifti' | 'nrrd';
+  geometry: Omit<Volume, 'data'>;
+  /** The stored box [lo, hi) on the input's grid (never empty: an empty region is kept as one `outside` voxel). */
+  lo: Vec3;
+  hi: Vec3;
+  outside: number;
+  /** Uncompressed NIfTI-1 of the box (regionSubVolume), on disk. */
   path: string;
   bytes: number;
 }
@@ -41,13 +61,21 @@ export interface JobLimits {
   resultDir: string | null;
 }
 
+/** A region with at least one voxel: an empty one becomes voxel [0, 0, 0] holding `outside` (the same result). */
+function nonEmpty(r: LabelRegion): LabelRegion {
+  return regionDims(r).every((d) => d > 0) ? r : { lo: [0, 0, 0], hi: [1, 1, 1], data: new Uint8Array([r.outside]), outside: r.outside };
+}
+
 /**
- * Inference jobs that a browser can watch (progress: windows done / total), cancel and fetch, for the viewer.
- * Bounded in count (in all and per client), in time (as the NIM endpoint) and in result bytes (on disk, written
- * atomically): when full, new jobs are refused (503/429) — a result is never dropped before it expires.
+ * Inference jobs that a browser can watch (progress: windows done / total, as events or by polling), wait for,
+ * cancel and fetch, for the viewer. Bounded in count (in all and per client), in time (as the NIM endpoint) and
+ * in result bytes (on disk, written atomically): when full, new jobs are refused (503/429) — a result is never
+ * dropped before it expires. A result is stored as its region (the box of the input's grid it changed); the
+ * full-grid file and the NIM's zip are rebuilt from it when asked for.
  */
 export class JobRegistry {
   private readonly jobs = new Map<string, Job>();
+  private readonly watchers = new Map<string, Set<(j: Job) => void>>();
   private readonly dir: string;
   private readonly ownDir: boolean;
   private stored = 0;
@@ -68,7 +96,7 @@ export class JobRegistry {
    * Starts `work` as a job of `client`, or throws 503 (registry or result store full) / 429 (this client's share
    * used) before any work. `work` gets the job's signal (cancel, timeout) and a progress callback.
    */
-  start(client: string, work: (signal: AbortSignal, progress: (stage: string, done: number, total: number) => void) => Promise<InferenceOutput>): Job {
+  start(client: string, work: (signal: AbortSignal, progress: (stage: string, done: number, total: number) => void) => Promise<JobOutput>): Job {
     this.prune();
     const retry = { 'Retry-After': '30' };
     if (this.jobs.size >= this.limits.maxJobs) throw new HttpError(503, 'too_many_jobs', `the server holds ${this.jobs.size} jobs, its limit (MAX_JOBS); retry when results have been fetched or have expired`, retry);
@@ -80,16 +108,13 @@ export class JobRegistry {
     const timeout = AbortSignal.timeout(this.limits.timeoutMs);
     const signal = AbortSignal.any([job.abort.signal, timeout]);
     work(signal, (stage, done, total) => {
-      if (job.state === 'queued' && stage !== 'queued' && stage !== 'load') job.state = 'running';
-      job.stage = stage;
-      job.done = done;
-      job.total = total;
+      const state = job.state === 'queued' && stage !== 'queued' && stage !== 'load' ? 'running' : job.state;
+      if (state === job.state && stage === job.stage && done === job.done && total === job.total) return;
+      Object.assign(job, { state, stage, done, total });
+      this.notify(job);
     })
       .then(async (out) => {
-        const path = join(this.dir, `${job.id}.result`);
-        await writeFileAtomic(path, out.file);
-        this.stored += out.file.byteLength;
-        job.result = { fileName: out.fileName, path, bytes: out.file.byteLength };
+        job.result = await this.store(job.id, out);
         job.state = 'done';
         job.stage = 'done';
       })
@@ -107,8 +132,21 @@ export class JobRegistry {
         job.finishedAt = Date.now();
         // a job removed (cancelled and deleted) while it ran leaves no result behind
         if (!this.jobs.has(job.id)) void this.drop(job);
+        this.notify(job);
+        this.watchers.delete(job.id);
       });
     return job;
+  }
+
+  private async store(id: string, out: JobOutput): Promise<StoredResult> {
+    const region = nonEmpty(out.region);
+    const bytes = writeNifti(regionSubVolume(region, out.geometry), { gzip: false });
+    const path = join(this.dir, `${id}.result`);
+    await writeFileAtomic(path, bytes);
+    this.stored += bytes.byteLength;
+    const g = out.geometry;
+    const geometry = { dims: [...g.dims] as Vec3, spacing: [...g.spacing] as Vec3, direction: [...g.direction] as Volume['direction'], origin: [...g.origin] as Vec3 };
+    return { fileName: out.fileName, format: out.format, geometry, lo: [...region.lo] as Vec3, hi: [...region.hi] as Vec3, outside: region.outside, path, bytes: bytes.byteLength };
   }
 
   /** The job, if it exists and belongs to `client`; others' jobs are as absent (no probing of ids). */
@@ -118,12 +156,57 @@ export class JobRegistry {
     return j && j.client === client ? j : undefined;
   }
 
-  /** The result file's bytes, or the NIM's zip of it; marks the result fetched (it expires sooner then). */
-  async read(job: Job, as: 'file' | 'zip'): Promise<Uint8Array> {
-    if (!job.result) throw new Error(`job ${job.id} has no result`);
-    const file = new Uint8Array(await readFile(job.result.path));
+  /**
+   * Calls `fn` with the job after each change of its view (state, stage, windows done / total) and once more when
+   * it has ended; returns the unsubscribe. Nothing is called for a job that has already ended.
+   */
+  watch(job: Job, fn: (j: Job) => void): () => void {
+    if (jobEnded(job)) return () => undefined;
+    let set = this.watchers.get(job.id);
+    if (!set) this.watchers.set(job.id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+    };
+  }
+
+  /** Resolves once the job has ended, or when `signal` aborts (whichever comes first); never rejects. */
+  ended(job: Job, signal: AbortSignal): Promise<void> {
+    if (jobEnded(job) || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        unwatch();
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const unwatch = this.watch(job, (j) => {
+        if (jobEnded(j)) done();
+      });
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /**
+   * The result as the client asked for it: `region` (the stored NIfTI of the box, uncompressed), `file` (the
+   * full-grid file, rebuilt from the region) or `zip` (the NIM's zip of that file). Marks the result fetched (it
+   * expires sooner then). 404 when it expired meanwhile.
+   */
+  async read(job: Job, as: 'region' | 'file' | 'zip'): Promise<Uint8Array> {
+    const r = job.result;
+    if (!r) throw new Error(`job ${job.id} has no result`);
+    let region: Uint8Array;
+    try {
+      region = new Uint8Array(await readFile(r.path));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new HttpError(404, 'job_not_found', `the result of job ${job.id} has expired`);
+      throw e;
+    }
     job.fetchedAt ??= Date.now();
-    return as === 'file' ? file : zipSync({ [job.result.fileName]: [file, { level: 0 }] });
+    if (as === 'region') return region;
+    const labels = readNifti(region).data as Uint8Array;
+    const full = regionToVolume({ lo: r.lo, hi: r.hi, data: labels, outside: r.outside }, r.geometry);
+    const file = writeVolumeBytes(full, r.format, { gzip: !/\.nii$/i.test(r.fileName) });
+    return as === 'file' ? file : zipSync({ [r.fileName]: [file, { level: 0 }] });
   }
 
   /** Cancels a queued or running job; removes a finished one (its result is deleted). */
@@ -143,6 +226,10 @@ export class JobRegistry {
     for (const j of this.jobs.values()) j.abort.abort();
     this.jobs.clear();
     if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private notify(job: Job): void {
+    for (const fn of [...(this.watchers.get(job.id) ?? [])]) fn(job);
   }
 
   private expired(j: Job, now: number): boolean {

@@ -1,13 +1,14 @@
 import { constants } from 'node:fs';
 import { access, stat, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Progress, Prompts } from '@vista3d/models';
+import type { Progress, Prompts, Volume } from '@vista3d/models';
 import { isInside, resolveInside, writeFileAtomic } from '@vista3d/models/node';
 import type { Config } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
 import type { InferenceRequest } from '../http/schemas.ts';
 import type { ImageSource, LoadedImage } from '../images/imageSource.ts';
 import type { Metrics } from '../metrics.ts';
+import type { PrepareRegistry } from './prepare.ts';
 import type { Admission } from './queue.ts';
 import type { InferenceOutput, InferenceService } from './service.ts';
 
@@ -53,6 +54,13 @@ export interface InferenceDeps {
   service: InferenceService;
   images: ImageSource;
   metrics: Metrics;
+  /** Prepares in flight: a request for an image being prepared takes the prepare's load instead of its own. */
+  prepares?: PrepareRegistry;
+}
+
+/** The result, with what the input was: its grid (no voxels) and how its full-grid result file is encoded. */
+export interface RunOutput extends InferenceOutput {
+  input: { geometry: Omit<Volume, 'data'>; format: 'nifti' | 'nrrd' };
 }
 
 /**
@@ -65,11 +73,11 @@ export async function runInference(
   deps: InferenceDeps,
   admission: Admission,
   opts: { signal?: AbortSignal; onProgress?: (p: Progress | { stage: 'load' | 'queued'; done: number; total: number }) => void } = {},
-): Promise<InferenceOutput> {
+): Promise<RunOutput> {
   try {
     const t0 = performance.now();
     opts.onProgress?.({ stage: 'load', done: 0, total: 1 });
-    const image: LoadedImage = await deps.service.loads.run(() => deps.images.load(p.image, opts.signal), opts.signal);
+    const image: LoadedImage = await (deps.prepares?.join(p.image, opts.signal) ?? deps.service.loads.run(() => deps.images.load(p.image, opts.signal), opts.signal));
     deps.metrics.stageSeconds.observe({ stage: 'load' }, (performance.now() - t0) / 1000);
     deps.service.checkPrompts(p.prompts, image.volume.dims);
     deps.service.checkWork(image.volume, p.prompts);
@@ -77,7 +85,8 @@ export async function runInference(
     opts.onProgress?.({ stage: 'queued', done: 0, total: 1 });
     const out = await deps.service.segment(image, p.prompts, admission, opts);
     if (p.outDir) await writeOutput(p.outDir, out);
-    return out;
+    const { dims, spacing, direction, origin } = image.volume;
+    return { ...out, input: { geometry: { dims, spacing, direction, origin }, format: image.format === 'nrrd' ? 'nrrd' : 'nifti' } };
   } finally {
     admission.release();
   }
