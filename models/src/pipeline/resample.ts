@@ -170,6 +170,9 @@ export function logitsToSourceRegion(logits: Float32Array, processed: Uint8Array
     }
     tables[axis] = { from, to, near, a, b, w };
   }
+  // A trilinear value can exceed the threshold only in a cell with a corner above it: mark those cells (by their
+  // lowest corner) so that the voxels of every other cell — most of a window — are OUTSIDE without interpolating.
+  const hot = hotCells(values, bd, threshold);
   const [T0, T1, T2] = tables;
   const rlo: Vec3 = [T0.from, T1.from, T2.from];
   const rhi: Vec3 = [Math.max(T0.to, T0.from), Math.max(T1.to, T1.from), Math.max(T2.to, T2.from)];
@@ -187,8 +190,13 @@ export function logitsToSourceRegion(logits: Float32Array, processed: Uint8Array
       for (let i = T0.from; i < T0.to; i++) {
         const ni = T0.near[i];
         if (ni < 0 || !processed[base + ni]) continue;
+        const a0 = T0.a[i];
+        if (!hot[p00 + a0]) {
+          out[row + i] = OUTSIDE;
+          continue;
+        }
         // resampleToModel's arithmetic, inlined: a shared helper, called on several typed-array kinds, measured slower
-        const a0 = T0.a[i], a1 = T0.b[i], wa = T0.w[i];
+        const a1 = T0.b[i], wa = T0.w[i];
         const v00 = values[p00 + a0] + wa * (values[p00 + a1] - values[p00 + a0]);
         const v10 = values[p10 + a0] + wa * (values[p10 + a1] - values[p10 + a0]);
         const v01 = values[p01 + a0] + wa * (values[p01 + a1] - values[p01 + a0]);
@@ -200,6 +208,28 @@ export function logitsToSourceRegion(logits: Float32Array, processed: Uint8Array
     }
   }
   return { lo: rlo, hi: rhi, mask: out };
+}
+
+/**
+ * 1 at cell (x, y, z) of a model-layout array (u0 fastest, dims `d`) when any of its corners (x..x+1, y..y+1,
+ * z..z+1, clamped to the array) exceeds `threshold`.
+ */
+function hotCells(values: Float32Array, d: Vec3, threshold: number): Uint8Array {
+  const above = new Uint8Array(values.length);
+  for (let o = 0; o < values.length; o++) above[o] = values[o] > threshold ? 1 : 0;
+  // OR with the next voxel along each axis in turn (separable: 3 passes instead of 8 reads per voxel)
+  const strides = [1, d[0], d[0] * d[1]];
+  let cur = above;
+  for (let t = 0; t < 3; t++) {
+    const next = new Uint8Array(values.length);
+    const s = strides[t];
+    for (let o = 0; o < values.length; o++) {
+      const c = Math.floor(o / s) % d[t];
+      next[o] = cur[o] | (c + 1 < d[t] ? cur[o + s] : 0);
+    }
+    cur = next;
+  }
+  return cur;
 }
 
 /** `logitsToSourceRegion` on the whole original grid (original layout, NOT_PROCESSED outside the region). */
