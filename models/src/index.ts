@@ -18,3 +18,4 @@ export { deviceCandidates, DEVICE_TABLE } from './backend/devices.ts';
 export * from './geometry/sliceStack.ts';
 export * from './geometry/region.ts';
 export type { Preprocessed } from './pipeline/preprocess.ts';
+export type { Box } from './pipeline/resample.ts';

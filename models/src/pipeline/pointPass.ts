@@ -32,7 +32,7 @@ export interface PointPassResult {
  * A point prompt, locally: only the windows around the clicks are resampled, run and post-processed — in model
  * space on the bounding box of those windows, and on the original grid on the voxels that box covers
  * (components included); nothing of the rest of the image is touched. Windows are centred on each click
- * (clamped to the model grid, `centredStart`). Where the structure the positive clicks select reaches a window's
+ * (clamped to `clampBox`, the foreground box, or the model grid: `centredStart`). Where the structure the positive clicks select reaches a window's
  * face inside the image and nothing was processed beyond it, the neighbouring window (one sliding-window step
  * further) runs too, up to `maxWindows` in all, so that a structure larger than a window is not cut by its edge.
  * `grid` is the whole model grid (no foreground crop), coordinates in model voxels (u0 fastest).
@@ -43,14 +43,24 @@ export async function runPointPass(
   manifest: ModelManifest,
   point: PointPrompt,
   graphs: PointGraphs,
-  opts: { maxWindows: number; weights: Float32Array; signal?: AbortSignal; onWindow?: (done: number, total: number) => void },
+  opts: {
+    maxWindows: number;
+    weights: Float32Array;
+    /** Windows stay inside this box of the grid where it is larger than a window (the foreground box); default the grid. */
+    clampBox?: Box;
+    signal?: AbortSignal;
+    onWindow?: (done: number, total: number) => void;
+  },
 ): Promise<PointPassResult> {
   const roi = manifest.inference.roiSize as Vec3;
   const dims = grid.dims;
+  const within: Box = opts.clampBox ?? { lo: [0, 0, 0], hi: [...dims] as Vec3 };
+  const wd = boxDims(within);
   const step = roi.map((r) => Math.max(1, Math.floor(r * (1 - manifest.inference.overlap)))) as Vec3;
   const modelPoints = point.points.map((p) => sourcePointToModel(grid, p));
   const positives = modelPoints.filter((_, i) => point.labels[i] === 1 || point.labels[i] === 3);
-  const clampStart = (s: number, t: number) => (dims[t] <= roi[t] ? Math.ceil((dims[t] - roi[t]) / 2) : Math.min(Math.max(s, 0), dims[t] - roi[t]));
+  // a window start along axis t kept inside `within` (centred on it when it is smaller than a window)
+  const clampStart = (s: number, t: number) => within.lo[t] + (wd[t] <= roi[t] ? Math.ceil((wd[t] - roi[t]) / 2) : Math.min(Math.max(s - within.lo[t], 0), wd[t] - roi[t]));
 
   const windows: { start: Vec3; logits: Float32Array }[] = [];
   const keys = new Set<string>();
@@ -62,7 +72,7 @@ export async function runPointPass(
     queue.push(start);
     return true;
   };
-  for (const p of modelPoints) want([0, 1, 2].map((t) => centredStart(p[t], dims[t], roi[t])) as Vec3);
+  for (const p of modelPoints) want([0, 1, 2].map((t) => within.lo[t] + centredStart(p[t] - within.lo[t], wd[t], roi[t])) as Vec3);
   const initial = keys.size;
 
   const w = manifest.preprocessing.intensity;

@@ -1,4 +1,4 @@
-import { makeModelGrid, type ModelGrid } from '../geometry/modelGrid.ts';
+import { makeModelGrid, sourceToModelIndex, type ModelGrid } from '../geometry/modelGrid.ts';
 import type { Vec3, Volume } from '../geometry/volume.ts';
 import type { ModelManifest } from './manifest.ts';
 import { boxDims, resampleToModel, type Box } from './resample.ts';
@@ -55,6 +55,50 @@ export function cropAndScale(image: Float32Array, dims: Vec3, box: Box, w: Model
         out[o++] = (v - w.min) * scale + w.outMin;
       }
     }
+  return out;
+}
+
+/**
+ * The foreground box (model voxels [lo, hi) of `grid`) found on the original image without resampling it: the
+ * bounding box of original voxels above `threshold`, mapped to model space (reorientation permutes and flips
+ * axes, so each original axis range maps to one model axis range), grown by `margin` and clamped to the grid.
+ * What `foregroundBox` finds on the resampled image, to within a voxel; point prompts clamp their windows to it.
+ * `volume`: original layout (i fastest). No voxel above threshold → the whole grid.
+ */
+export function sourceForegroundBox(volume: Volume, grid: ModelGrid, threshold: number, margin: number): Box {
+  const [nx, ny, nz] = volume.dims;
+  const data = volume.data;
+  const lo = [nx, ny, nz];
+  const hi = [-1, -1, -1];
+  let o = 0;
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++) {
+      // a row's first and last voxel above threshold bound i; any one bounds j and k
+      let first = -1;
+      let last = -1;
+      for (let i = 0; i < nx; i++, o++) {
+        if (data[o] > threshold) {
+          if (first < 0) first = i;
+          last = i;
+        }
+      }
+      if (first < 0) continue;
+      if (first < lo[0]) lo[0] = first;
+      if (last > hi[0]) hi[0] = last;
+      if (j < lo[1]) lo[1] = j;
+      if (j > hi[1]) hi[1] = j;
+      if (k < lo[2]) lo[2] = k;
+      if (k > hi[2]) hi[2] = k;
+    }
+  if (hi[0] < 0) return { lo: [0, 0, 0], hi: [...grid.dims] as Vec3 };
+  const out: Box = { lo: [0, 0, 0], hi: [0, 0, 0] };
+  for (let t = 0; t < 3; t++) {
+    const a = grid.perm[t];
+    const u0 = sourceToModelIndex(grid, t, lo[a]);
+    const u1 = sourceToModelIndex(grid, t, hi[a]);
+    out.lo[t] = Math.max(0, Math.floor(Math.min(u0, u1)) - margin);
+    out.hi[t] = Math.min(grid.dims[t], Math.ceil(Math.max(u0, u1)) + 1 + margin);
+  }
   return out;
 }
 

@@ -1,16 +1,16 @@
 import type { Backend, GraphSession, TensorData } from '../backend/types.ts';
 import { tensor } from '../backend/types.ts';
 import { ModelBundleError, throwIfAborted } from '../errors.ts';
-import { makeModelGrid } from '../geometry/modelGrid.ts';
+import { makeModelGrid, type ModelGrid } from '../geometry/modelGrid.ts';
 import { cropToRegion, regionDims, regionToVolume, type LabelRegion } from '../geometry/region.ts';
 import type { Vec3, Volume } from '../geometry/volume.ts';
 import type { ModelBundle } from './bundle.ts';
 import { classPlan, runClassPass, type ClassGraphs } from './classPass.ts';
 import type { ModelManifest } from './manifest.ts';
 import { runPointPass, type PointGraphs } from './pointPass.ts';
-import { preprocess, type Preprocessed } from './preprocess.ts';
+import { preprocess, sourceForegroundBox, type Preprocessed } from './preprocess.ts';
 import { LabelSet, resolvePrompts, type Prompts, type ResolvedPrompts } from './prompts.ts';
-import { labelsToSource } from './resample.ts';
+import { labelsToSource, type Box } from './resample.ts';
 import { importanceMap } from './slidingWindow.ts';
 import { checkWork, DEFAULT_ACCUMULATOR_FLOATS, DEFAULT_MAX_POINT_WINDOWS, planWork, type WorkLimits, type WorkPlan } from './work.ts';
 
@@ -34,6 +34,8 @@ export interface FeatureCache {
 export interface ImageCache {
   features?: FeatureCache;
   preprocessed?: { get(): Preprocessed | undefined; set(p: Preprocessed): void };
+  /** The foreground box point prompts clamp their windows to (found on the original image, once). */
+  foreground?: { get(): Box | undefined; set(b: Box): void };
 }
 
 export interface SegmentOptions {
@@ -165,6 +167,7 @@ export class Vista3dPipeline {
       ? await runPointPass(volume, grid, m, resolved.point, graphs, {
           maxWindows: maxPointWindows,
           weights,
+          clampBox: this.foreground(volume, grid, options.imageCache),
           signal,
           onWindow: (d, n) => {
             total = classDone + Math.max(n, d);
@@ -206,6 +209,20 @@ export class Vista3dPipeline {
     const pre = preprocess(volume, this.manifest);
     cache?.preprocessed?.set(pre);
     return pre;
+  }
+
+  /**
+   * The foreground box point windows stay in, as the class pass's crop would find it, but from the original image
+   * (no resampling; one pass over its voxels, kept by the caller): the same for the first click and the next.
+   */
+  private foreground(volume: Volume, grid: ModelGrid, cache?: ImageCache): Box | undefined {
+    const crop = this.manifest.preprocessing.foregroundCrop;
+    if (!crop) return undefined;
+    const hit = cache?.foreground?.get();
+    if (hit) return hit;
+    const box = sourceForegroundBox(volume, grid, crop.threshold, crop.margin);
+    cache?.foreground?.set(box);
+    return box;
   }
 
   /** The graphs as the passes call them: features through the cache, heads with the manifest's tensor names. */

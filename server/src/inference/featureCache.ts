@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ImageCache, Preprocessed, TensorData, Volume } from '@vista3d/models';
+import type { Box, ImageCache, Preprocessed, TensorData, Volume } from '@vista3d/models';
 import { LruCache } from '../lru.ts';
 
 /**
@@ -14,6 +14,8 @@ import { LruCache } from '../lru.ts';
 export class ImageStateStore {
   private readonly features: LruCache<TensorData>;
   private readonly prepared: LruCache<Preprocessed>;
+  /** Foreground boxes (a few numbers each) per image: a small bound of its own. */
+  private readonly foreground = new LruCache<Box>(1024 * 1024);
   private readonly ids = new WeakMap<Volume, string>();
   constructor(
     sizes: { featureBytes: number; preparedBytes: number },
@@ -47,6 +49,7 @@ export class ImageStateStore {
         set: (p) => this.prepared.set(id, p, p.image.byteLength),
       };
     }
+    out.foreground = { get: () => this.foreground.get(id), set: (b) => this.foreground.set(id, b, 64) };
     return out;
   }
 
