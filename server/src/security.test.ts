@@ -274,6 +274,27 @@ describe('security findings (issue 9)', () => {
     }
   });
 
+  it('7b. a body longer than its Content-Length gets a JSON 400 and the connection closes', async () => {
+    const s = await startTestServer(t);
+    try {
+      const { port } = new URL(s.url);
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          // a second request line glued after the declared body, with an invalid method: the parser refuses it
+          socket.write('POST /v1/vista3d/inference HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}\u0001\u0002 garbage\r\n\r\n');
+        });
+        let got = '';
+        socket.on('data', (d) => (got += d));
+        socket.on('close', () => resolve(got));
+        socket.on('error', () => resolve(got));
+      });
+      assert.match(answer, /HTTP\/1\.1 400 Bad Request\r\nContent-Type: application\/json/);
+      assert.match(answer, /"detail":"the request is not valid HTTP\/1\.1/);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('8. SIGTERM (graceful close) answers requests that are still loading their image', async () => {
     const s = await startTestServer(t);
     const r = post(s, '/v1/vista3d/inference', { image: `${host.url}/delay/600/ct.nii`, prompts: { classes: ['liver'] } });

@@ -56,6 +56,15 @@ export async function startServer(config: Config, options: { log?: Logger; extra
   server.requestTimeout = config.bodyTimeoutMs;
   server.headersTimeout = Math.min(60_000, config.bodyTimeoutMs);
   server.maxConnections = config.maxConnections;
+  // Requests Node's parser refuses (a body longer than declared, headers too large, a body that never finished):
+  // the same JSON {detail} as every other error, and the connection closed.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') return void socket.destroy();
+    const [status, text] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const detail = status === 408 ? `the request did not arrive within ${config.bodyTimeoutMs} ms (BODY_TIMEOUT_MS)` : status === 431 ? 'the request headers are too large' : `the request is not valid HTTP/1.1: ${err.code ?? err.message}`;
+    const body = JSON.stringify({ detail });
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   dicomweb.series.listeningOn(url);

@@ -304,3 +304,33 @@ describe('real DICOM files (pydicom test data)', { skip }, () => {
   ];
   for (const [name, paths, pattern] of rejected) test(`rejects ${name}`, () => assertInvalid(real(...paths), pattern));
 });
+
+describe('malformed elements found by the stress fuzz (npm run stress) are InvalidImageErrors, not crashes', () => {
+  const vol: Volume<Int16Array> = { data: new Int16Array(4 * 3 * 2).fill(7), dims: [4, 3, 2], spacing: [0.75, 0.75, 2], direction: [...IDENTITY3] as Mat3, origin: [0, 0, 0] };
+  /** The offset of an explicit-VR little-endian element's value, and its length. */
+  const find = (bytes: Uint8Array, group: number, element: number): { at: number; length: number } => {
+    for (let o = 132; o + 8 < bytes.length; o++) {
+      if (bytes[o] === (group & 0xff) && bytes[o + 1] === group >> 8 && bytes[o + 2] === (element & 0xff) && bytes[o + 3] === element >> 8 && bytes[o + 4] >= 0x41 && bytes[o + 4] <= 0x5a) {
+        return { at: o + 8, length: bytes[o + 6] | (bytes[o + 7] << 8) };
+      }
+    }
+    throw new Error('element not found');
+  };
+  test('PixelSpacing with one value instead of two', () => {
+    const files = writeDicomSeries(vol, { date: DATE }).map((f) => {
+      const bytes = f.bytes.slice();
+      const { at, length } = find(bytes, 0x0028, 0x0030);
+      bytes.set(new TextEncoder().encode('6'.padEnd(length, ' ')), at);
+      return { ...f, bytes };
+    });
+    assert.throws(() => readDicomSeries(files), (e: Error) => e instanceof InvalidImageError && /PixelSpacing: 1 value, 2 needed/.test(e.message));
+  });
+  test('a TransferSyntaxUID whose length runs past the end of the file', () => {
+    const files = writeDicomSeries(vol, { date: DATE });
+    const bytes = files[0].bytes.slice();
+    const { at } = find(bytes, 0x0002, 0x0010);
+    bytes[at - 2] = 0xfe;
+    bytes[at - 1] = 0xff;
+    assert.throws(() => readDicomSeries([{ ...files[0], bytes }, ...files.slice(1)]), (e: Error) => e instanceof InvalidImageError);
+  });
+});

@@ -1,5 +1,5 @@
 import dicomParser, { type DataSet } from 'dicom-parser';
-import { InvalidImageError } from '../errors.ts';
+import { InvalidImageError, ModelsError } from '../errors.ts';
 import { stackGeometry, type SlicePlane } from '../geometry/sliceStack.ts';
 import { checkGeometry, checkVoxelValues, type Vec3, type Volume, type VoxelArray } from '../geometry/volume.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
@@ -71,6 +71,16 @@ export function readDicomSeries(files: readonly DicomInput[], opts: ReadDicomOpt
  * NaN/Inf (a RescaleSlope of NaN) are refused; some of them are reported through `onWarning`.
  */
 export function readDicomSeriesWithInfo(files: readonly DicomInput[], opts: ReadDicomOptions = {}): DicomSeries {
+  try {
+    return readSeries(files, opts);
+  } catch (e) {
+    // dicom-parser throws strings and TypeErrors on malformed elements it parsed lazily: still the file's fault
+    if (e instanceof ModelsError) throw e;
+    throw new InvalidImageError(`the DICOM series is malformed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+function readSeries(files: readonly DicomInput[], opts: ReadDicomOptions): DicomSeries {
   const limits = resolveLimits(opts.limits);
   const images = files.map(parsePart10).filter((image) => image.ds.elements.x7fe00010);
   if (!images.length) throw new InvalidImageError(`none of the ${files.length} files is a DICOM image (none has PixelData)`);
@@ -125,7 +135,7 @@ export function readDicomSeriesWithInfo(files: readonly DicomInput[], opts: Read
 
 function parsePart10(file: DicomInput): Image {
   const header = attempt(file, () => dicomParser.readPart10Header(file.bytes));
-  const syntax = header.string('x00020010') ?? '';
+  const syntax = attempt(file, () => header.string('x00020010') ?? '');
   const order = TRANSFER_SYNTAXES.get(syntax);
   if (!order) {
     throw new InvalidImageError(
@@ -160,6 +170,8 @@ function oneSeries(images: readonly Image[]): string {
 }
 
 function numbers(image: Image, tag: string, count: number, keyword: string): number[] {
+  const given = image.ds.elements[tag] ? (image.ds.numStringValues(tag) ?? 0) : 0;
+  if (given < count) throw new InvalidImageError(`${image.name} has no valid ${keyword}: ${given} value${given === 1 ? '' : 's'}, ${count} needed`);
   const values = Array.from({ length: count }, (_, i) => image.ds.floatString(tag, i) ?? NaN);
   if (!values.every(Number.isFinite)) throw new InvalidImageError(`${image.name} has no valid ${keyword} (${count} numbers)`);
   return values;
