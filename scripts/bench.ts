@@ -78,8 +78,9 @@ async function main(): Promise<void> {
     benchMemory();
     for (const extra of ['server/bench.ts']) {
       if (!existsSync(join(ROOT, extra))) continue;
-      const mod = (await import(join(ROOT, extra))) as { bench: () => Promise<void> };
+      const mod = (await import(join(ROOT, extra))) as { bench: () => Promise<void>; benchInteractive?: () => Promise<void> };
       await mod.bench();
+      await mod.benchInteractive?.();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

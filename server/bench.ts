@@ -78,3 +78,74 @@ export async function bench(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** A voxel of `label` nearest to the label's centroid (a click inside the structure). */
+function clickInside(labels: Uint8Array, dims: readonly number[], label: number): [number, number, number] {
+  let n = 0;
+  const sum = [0, 0, 0];
+  for (let o = 0; o < labels.length; o++) {
+    if (labels[o] !== label) continue;
+    const i = o % dims[0];
+    const j = Math.floor(o / dims[0]) % dims[1];
+    const k = Math.floor(o / (dims[0] * dims[1]));
+    sum[0] += i;
+    sum[1] += j;
+    sum[2] += k;
+    n++;
+  }
+  let best: [number, number, number] = [0, 0, 0];
+  let bestD = Infinity;
+  const c = sum.map((s) => s / n);
+  for (let o = 0; o < labels.length; o++) {
+    if (labels[o] !== label) continue;
+    const p: [number, number, number] = [o % dims[0], Math.floor(o / dims[0]) % dims[1], Math.floor(o / (dims[0] * dims[1]))];
+    const d = (p[0] - c[0]) ** 2 + (p[1] - c[1]) ** 2 + (p[2] - c[2]) ** 2;
+    if (d < bestD) (bestD = d), (best = p);
+  }
+  return best;
+}
+
+/**
+ * Issue 10's figures on a clinical-size CT (a 512×512×250 phantom at 0.78×0.78×1.5 mm) with the bundled model:
+ * what a click costs the server now (local point pass, the region result) against the full-volume path it replaced
+ * (the same click's result made whole and gzipped, measured in the same run), class prompts with the model-space
+ * image prepared vs not, and the NIM endpoint's share of encoding.
+ */
+export async function benchInteractive(): Promise<void> {
+  const { generatePhantom } = await import('../models/src/phantom/index.ts');
+  const { Vista3dPipeline } = await import('../models/src/pipeline/segment.ts');
+  const { createBackend } = await import('../models/src/backend/onnxNode.ts');
+  const { loadBundleFromDir } = await import('../models/src/node/files.ts');
+  const { writeVolumeBytes } = await import('../models/src/io/format.ts');
+  const { ImageStateStore } = await import('./src/inference/featureCache.ts');
+  if (!existsSync(join(DEFAULT_MODEL_DIR, 'model.json'))) return;
+  const phantom = generatePhantom({ seed: 21, dims: [512, 512, 250], spacing: [0.78, 0.78, 1.5] });
+  const ct = phantom.image;
+  const p = await Vista3dPipeline.create(await loadBundleFromDir(DEFAULT_MODEL_DIR), createBackend({ device: 'cpu' }));
+  const store = new ImageStateStore({ featureBytes: 1024 ** 3, preparedBytes: 1024 ** 3 });
+  const state = store.for(ct);
+  const ms = (t: number) => `${(t / 1000).toFixed(2)} s`;
+  console.log(`\n## 6. Interactive at clinical scale: phantom ${ct.dims.join('×')} (${ct.spacing.join('×')} mm), model ${p.manifest.name}, cpu`);
+  const spleen = clickInside(phantom.labels.data as Uint8Array, ct.dims, 3);
+  const time = async <T>(f: () => Promise<T> | T) => {
+    const t0 = performance.now();
+    const r = await f();
+    return { r, ms: performance.now() - t0 };
+  };
+  // clicks: the server's work for the viewer (segment → region) vs the old full-volume result (whole grid + gzip)
+  const first = await time(() => p.segment(ct, { points: { spleen: [spleen] } }, { imageCache: state }));
+  const again = await time(() => p.segment(ct, { points: { spleen: [spleen] } }, { imageCache: state }));
+  const full = await time(() => writeVolumeBytes(again.r.labels, 'nifti'));
+  const rd = again.r.region.hi.map((h, a) => h - again.r.region.lo[a]);
+  console.log(`click (spleen), first: ${ms(first.ms)} (${first.r.timings.windows} windows, inside ONNX Runtime ${ms(first.r.timings.runtimeMs)}); again, features cached: ${ms(again.ms)} (inside ONNX Runtime ${ms(again.r.timings.runtimeMs)})`);
+  console.log(`  result for the viewer: region ${rd.join('×')} (${(again.r.region.data.length / 1e6).toFixed(2)} M voxels of ${(ct.data.length / 1e6).toFixed(1)} M); the full-volume result it replaced costs ${ms(full.ms)} more to build and gzip (×${((again.ms + full.ms) / again.ms).toFixed(2)} of the click)`);
+  // class prompts: the first on an image (whole-volume pre-processing, every encoder window) vs the next one
+  // (the prepared model-space image and the features are the server's per-image state)
+  const cold = await time(() => p.segment(ct, { classes: ['liver'] }, { imageCache: state }));
+  const warm = await time(() => p.segment(ct, { classes: ['liver', 'spleen'] }, { imageCache: state }));
+  console.log(`class prompt, first on the image (liver): ${ms(cold.ms)} (pre-processing ${ms(cold.r.timings.preprocessMs)}, ${cold.r.timings.windows} windows); the next (liver + spleen): ${ms(warm.ms)} (pre-processing ${ms(warm.r.timings.preprocessMs)}; ×${(warm.ms / cold.ms).toFixed(2)})`);
+  // the NIM endpoint's encoding: the full result as <stem>_seg.nii.gz, against the whole request's work
+  const enc = await time(() => writeVolumeBytes(cold.r.labels, 'nifti'));
+  console.log(`NIM endpoint encoding (${(enc.r.length / 1e6).toFixed(2)} MB .nii.gz, native zlib, run-length): ${ms(enc.ms)} = ${((100 * enc.ms) / (cold.ms + enc.ms)).toFixed(1)} % of segmenting + encoding (goal ≤ 10 %)`);
+  await p.dispose();
+}
