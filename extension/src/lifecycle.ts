@@ -12,10 +12,14 @@ export interface LifecycleDeps {
   store: Store;
 }
 
+/** The viewport grid's events after which the active viewport may show another series. */
+const GRID_EVENTS = ['ACTIVE_VIEWPORT_ID_CHANGED', 'GRID_STATE_CHANGED', 'VIEWPORTS_READY'] as const;
+
 /**
  * What the extension sets up when a mode using it opens, and takes down when it closes: the server status
- * (asked now, then every SERVER_POLL_MS until ready), and the redraw of the prompt markers when the points change.
- * `enter` returns the matching `exit`.
+ * (asked now, then every SERVER_POLL_MS until ready), the redraw of the prompt markers when the points change, and
+ * the server's prepare of each series the active viewport shows (when the grid changes, and once the server is
+ * ready; the command asks once per series and never blocks). `enter` returns the matching `exit`.
  */
 export function enterMode({ servicesManager, commandsManager, store }: LifecycleDeps): () => void {
   registerPromptTool({ servicesManager, commandsManager, store });
@@ -25,15 +29,27 @@ export function enterMode({ servicesManager, commandsManager, store }: Lifecycle
     if (store.get().server.status !== 'ready') refresh();
   }, SERVER_POLL_MS);
 
-  let last: Pick<Vista3dState, 'points' | 'pointTarget' | 'segmentationId'> = store.get();
+  const prepare = () => void commandsManager.runCommand(COMMANDS.prepareSeries);
+  const grid = servicesManager.services.viewportGridService;
+  const gridSubscriptions: { unsubscribe(): void }[] = [];
+  for (const name of GRID_EVENTS) {
+    const event = grid?.EVENTS?.[name];
+    if (event) gridSubscriptions.push(grid.subscribe(event, prepare));
+  }
+
+  let last: Pick<Vista3dState, 'points' | 'pointTarget' | 'segmentationId' | 'server'> = store.get();
   const unsubscribe = store.subscribe((s) => {
-    if (s.points === last.points && s.pointTarget === last.pointTarget && s.segmentationId === last.segmentationId) return;
+    const becameReady = s.server.status === 'ready' && last.server.status !== 'ready';
+    const markers = s.points !== last.points || s.pointTarget !== last.pointTarget || s.segmentationId !== last.segmentationId;
     last = s;
-    redrawMarkers(servicesManager);
+    if (markers) redrawMarkers(servicesManager);
+    if (becameReady) prepare();
   });
+  prepare();
 
   return () => {
     clearInterval(poll);
+    for (const sub of gridSubscriptions) sub.unsubscribe();
     unsubscribe();
     store.reset();
   };

@@ -432,18 +432,28 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     return Date.now();
   }
   async function stopClock(t0: number, what: string, which: 'first' | 'last') {
-    const { at, bytes } = await page.evaluate(
+    const { at, bytes, steps } = await page.evaluate(
       ({ t0, which }) => {
         const w = window as any;
         const after = (w.__v3dModified as number[]).filter((t) => t >= t0);
-        const results = performance.getEntriesByType('resource').filter((e) => /\/v1\/vista3d\/jobs\/[^/]+\/result/.test(e.name)) as PerformanceResourceTiming[];
-        return { at: which === 'first' ? after[0] : after.at(-1), bytes: results.reduce((s, e) => s + e.encodedBodySize, 0) };
+        const ours = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).filter((e) => /\/v1\/vista3d\/jobs/.test(e.name));
+        const results = ours.filter((e) => /\/result/.test(e.name));
+        const ms = (t: number) => Math.round(performance.timeOrigin + t - t0);
+        // when each of our requests started and ended, relative to the click
+        const kind = (e: PerformanceResourceTiming) => {
+          const path = new URL(e.name).pathname;
+          return path === '/v1/vista3d/jobs' ? 'start' : path.endsWith('/events') ? 'events' : path.endsWith('/result') ? 'result' : 'poll';
+        };
+        const polls = ours.filter((e) => kind(e) === 'poll');
+        const steps = [...ours.filter((e) => kind(e) !== 'poll').map((e) => `${kind(e)} ${ms(e.startTime)}–${ms(e.responseEnd)}`), ...(polls.length ? [`${polls.length} polls ${ms(polls[0].startTime)}–${ms(polls.at(-1)!.responseEnd)}`] : [])];
+        return { at: which === 'first' ? after[0] : after.at(-1), bytes: results.reduce((s, e) => s + e.encodedBodySize, 0), steps };
       },
       { t0, which },
     );
     assert.ok(at, `${what}: no SEGMENTATION_DATA_MODIFIED after the click`);
     timings.push({ what, ms: at - t0, bytes });
     console.log(`# timing: ${what}: click → overlay ${at - t0} ms; result over the wire ${bytes} bytes`);
+    console.log(`# timing: ${what}: requests (ms after the click): ${steps.join(', ')}`);
   }
 
   /** Scrolls the viewport to the image whose labelmap slice holds the most voxels of `label`. */

@@ -1,6 +1,10 @@
-import { labelColor, mergeLabels, type MergeRule } from '../geometry/merge.ts';
-import { planeFromMeta, sampleOnPlane } from '../geometry/planes.ts';
-import type { CommandContext, DisplaySetLike, LabelVolume } from './context.ts';
+import type { RegionResult } from '../api/client.ts';
+import { labelColor, mapOutsideWindow, mergeLabelsInWindow, uniformMerge, type MergeRule } from '../geometry/merge.ts';
+import { planeFromMeta, planeWindow, sampleOnPlane } from '../geometry/planes.ts';
+import type { CommandContext, CornerstoneLike, DisplaySetLike } from './context.ts';
+
+/** VISTA3D's "not processed" label, when the server's /info does not say. */
+const NOT_PROCESSED = 255;
 
 const SEGMENTATION_LABEL = 'VISTA3D';
 
@@ -21,12 +25,15 @@ export async function ensureSegmentation(ctx: CommandContext, ds: DisplaySetLike
 }
 
 /**
- * Writes a result (a label map on the server's grid, LPS) into the labelmap, image by image: each labelmap
- * image takes the labels at its source image's pixel centres (mapped through world coordinates, so slice order
- * and orientation cannot flip it), merged by `rule`. Adds a named, coloured segment for each new label.
+ * Writes a result into the labelmap, image by image, touching only what can change: each labelmap image takes the
+ * labels at its source image's pixel centres (mapped through world coordinates, so slice order and orientation
+ * cannot flip it), merged by `rule`. Only the pixels whose centres can fall inside the result's box are sampled
+ * (planeWindow); every other pixel holds the result's `outside` value, whose merge is one 256-entry table — a
+ * point prompt's "not processed" changes nothing there (images its plane misses are not even read), a class
+ * prompt's background clears the asked labels where they are. Adds a named, coloured segment for each new label.
  * Returns the number of voxels changed.
  */
-export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, labels: LabelVolume, rule: MergeRule): Promise<number> {
+export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, result: RegionResult, rule: MergeRule): Promise<number> {
   const { segmentationService } = ctx.services;
   const cs = ctx.cs();
   const segmentationId = await ensureSegmentation(ctx, ds);
@@ -34,23 +41,27 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, label
   const lm = seg.representationData.Labelmap;
   const imageIds: string[] = lm.imageIds;
   const referenced: string[] = lm.referencedImageIds ?? ds.imageIds;
-  const notProcessed = 255;
+  const notProcessed = ctx.store.get().server.info?.not_processed_value ?? NOT_PROCESSED;
+  const outsideMerge = uniformMerge(result.outside, rule, notProcessed);
   const present = new Set<number>();
-  /** Labels the labelmap holds after the merge. */
-  const held = new Set<number>();
   let changed = 0;
   imageIds.forEach((labelmapImageId, n) => {
     const refId = referenced[n];
     const plane = planeFromMeta(refId, cs.metaData.get('imagePlaneModule', refId));
-    const incoming = sampleOnPlane(labels, plane, rule.kind === 'point' ? notProcessed : 0);
-    for (const v of incoming) if (v !== 0 && v !== notProcessed) present.add(v);
+    const window = planeWindow(result.labels, plane);
+    if (!window && !outsideMerge) return;
     const image = cs.cache.getImage(labelmapImageId);
     if (!image) throw new Error(`labelmap image ${labelmapImageId} is not in the cache`);
     const data = image.voxelManager.getScalarData();
-    const c = mergeLabels(data, incoming, rule, notProcessed);
+    let c = 0;
+    if (window) {
+      const incoming = sampleOnPlane(result.labels, plane, result.outside, window);
+      for (const v of incoming) if (v !== 0 && v !== notProcessed) present.add(v);
+      c += mergeLabelsInWindow(data, window, plane.columns, incoming, rule, notProcessed);
+    }
+    if (outsideMerge) c += mapOutsideWindow(data, plane.rows, plane.columns, window, outsideMerge);
     if (c) image.voxelManager.setScalarData?.(data);
     changed += c;
-    for (let p = 0; p < data.length; p++) if (data[p]) held.add(data[p]);
   });
   const names = ctx.store.get().server.info?.label_dictionary ?? {};
   const existing = segmentationService.getSegmentation(segmentationId).segments ?? {};
@@ -63,10 +74,22 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, label
   }
   // Placeholders with no voxels: OHIF's "Segment 1" (createLabelmapForDisplaySet with no segments) and nameless
   // entries Cornerstone3D adds when an absent index is made active. Left in, the DICOM SEG would carry them.
+  // Whether a placeholder holds voxels (a brush may have painted it) is asked only when there is one.
   for (const [index, segment] of Object.entries(segmentationService.getSegmentation(segmentationId).segments ?? {}) as [string, { label?: string } | undefined][]) {
     const placeholder = !segment?.label || (index === '1' && segment.label === 'Segment 1');
-    if (placeholder && !held.has(Number(index))) segmentationService.removeSegment?.(segmentationId, Number(index), { skipRecordingHistory: true });
+    if (placeholder && !holdsLabel(cs, imageIds, Number(index))) segmentationService.removeSegment?.(segmentationId, Number(index), { skipRecordingHistory: true });
   }
   cs.triggerSegmentationDataModified(segmentationId);
   return changed;
+}
+
+/** True when any labelmap image holds `label` (a native scan per image). */
+function holdsLabel(cs: CornerstoneLike, imageIds: readonly string[], label: number): boolean {
+  return imageIds.some((id) => {
+    const data = cs.cache.getImage(id)?.voxelManager.getScalarData() as ArrayLike<number> & { indexOf?: (v: number) => number };
+    if (!data) return false;
+    if (typeof data.indexOf === 'function') return data.indexOf(label) >= 0;
+    for (let p = 0; p < data.length; p++) if (data[p] === label) return true;
+    return false;
+  });
 }

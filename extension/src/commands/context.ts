@@ -1,4 +1,3 @@
-import type { Volume } from '@vista3d/models';
 import type { Vista3dClient } from '../api/client.ts';
 import type { Store } from '../state/store.ts';
 
@@ -18,10 +17,14 @@ export interface CommandContext {
   runCommand: (name: string, args?: Record<string, unknown>) => unknown;
   /** The series URL the server fetches over DICOMweb for a display set. */
   imageUrlFor(displaySet: DisplaySetLike): string;
-  /** Waits between polls of a running job (injectable for tests). */
+  /** Waits between polls of a running job when its event stream fails (injectable for tests). */
   sleep(ms: number): Promise<void>;
-  /** The running job, if any: cancel() stops it. */
-  running: { id: string | null; cancelled: boolean };
+  /** The running job, if any: cancel() stops it; `stop` ends the viewer's watch of it (a newer job supersedes it). */
+  running: { id: string | null; cancelled: boolean; stop?: () => void };
+  /** Series the server was asked to prepare, and when (ms since the epoch): asked once per series. */
+  prepared: Map<string, number>;
+  /** Quiet messages (the browser console): what the user need not see. */
+  log(message: string): void;
 }
 
 export interface DisplaySetLike {
@@ -31,8 +34,6 @@ export interface DisplaySetLike {
   Modality?: string;
   imageIds: string[];
 }
-
-export type LabelVolume = Volume<Uint8Array>;
 
 /** The display set of the active viewport that VISTA3D can segment (an image series, not a SEG/SR). */
 export function activeImageDisplaySet(ctx: CommandContext): DisplaySetLike {

@@ -4,6 +4,7 @@ import { applyResult } from './applyResult.ts';
 import type { CommandContext, CornerstoneLike, DisplaySetLike } from './context.ts';
 import { COMMANDS } from './names.ts';
 import { addPoint, clearPoints, setPointTarget, undoPoint } from './points.ts';
+import { prepareSeries } from './prepareSeries.ts';
 import { downloadSegmentation, saveSegmentation } from './saveSegmentation.ts';
 import { selectSegmentAt } from './selectSegmentAt.ts';
 import { segmentClasses } from './segmentClasses.ts';
@@ -49,6 +50,8 @@ export function getCommandsModule(deps: CommandsModuleDeps) {
     imageUrlFor: seriesUrl,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     running: { id: null, cancelled: false },
+    prepared: new Map(),
+    log: (message) => console.info(message),
     ...deps.context,
   };
   /** Every action reports its failure in the panel in plain words instead of throwing into OHIF. */
@@ -74,6 +77,7 @@ export function getCommandsModule(deps: CommandsModuleDeps) {
     [COMMANDS.selectSegmentAt]: guarded(selectSegmentAt),
     [COMMANDS.saveSegmentation]: guarded((c) => saveSegmentation(c, extensionManager as Parameters<typeof saveSegmentation>[1])),
     [COMMANDS.downloadSegmentation]: guarded(downloadSegmentation),
+    [COMMANDS.prepareSeries]: guarded(prepareSeries),
   };
   const definitions = Object.fromEntries(Object.entries(actions).map(([name, commandFn]) => [name, { commandFn }]));
   return { actions, definitions, defaultContext: 'VIEWER', context: ctx };

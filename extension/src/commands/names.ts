@@ -23,4 +23,6 @@ export const COMMANDS = {
   saveSegmentation: 'vista3dSaveSegmentation',
   /** () → DICOM SEG of the results, downloaded. */
   downloadSegmentation: 'vista3dDownloadSegmentation',
+  /** () → asks the server to load the active series ahead of the first prompt (once per series; quiet). */
+  prepareSeries: 'vista3dPrepareSeries',
 } as const;

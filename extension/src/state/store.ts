@@ -10,6 +10,8 @@ export interface ServerInfo {
   subclasses: Record<string, number[]>;
   no_point_prompts: number[];
   device: string;
+  /** The label of voxels a point prompt did not process (255 for VISTA3D). */
+  not_processed_value?: number;
 }
 
 export type ServerStatus = 'unknown' | 'unreachable' | 'loading' | 'ready';
