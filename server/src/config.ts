@@ -91,7 +91,7 @@ const EnvSchema = z.object({
   /** Bytes of prepared model-space images kept per image content (LRU; the next class prompt skips pre-processing); 0 disables. */
   PREPARED_CACHE_BYTES: int(0).default(1024 ** 3),
   /** Most windows one point prompt runs: those around its clicks, then neighbours where the structure reaches an inner edge. */
-  MAX_POINT_WINDOWS: int(1, 64).default(8),
+  MAX_POINT_WINDOWS: int(1, 64).default(16),
   /** When set, every request but health and the viewer's static files must be authenticated; scripts send `Authorization: Bearer <API_KEY>`. */
   API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** People who may log in to the viewer (/login, session cookie): a file of `name:scrypt$…` lines (`npm run user -- add NAME`). Turns authentication on. */

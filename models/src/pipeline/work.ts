@@ -27,7 +27,7 @@ export interface WorkPlan {
 export const DEFAULT_ACCUMULATOR_FLOATS = 2 ** 27;
 
 /** Point windows one prompt may run at most (those around its clicks, then neighbours where the structure reaches an inner edge). */
-export const DEFAULT_MAX_POINT_WINDOWS = 8;
+export const DEFAULT_MAX_POINT_WINDOWS = 16;
 
 /**
  * The work a prompt set asks of an image with `geometry` (dims, spacing in mm; no voxels needed): the model grid
