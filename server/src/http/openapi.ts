@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorSchema, HealthSchema, InferenceRequestSchema, InfoSchema } from './schemas.ts';
+import { ErrorSchema, HealthSchema, InferenceRequestSchema, InfoSchema, PrepareRequestSchema } from './schemas.ts';
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 export function openApiDocument(): Record<string, unknown> {
@@ -25,7 +25,7 @@ export function openApiDocument(): Record<string, unknown> {
       description: 'Drop-in compatible with NVIDIA\'s VISTA-3D NIM /v1 API, plus `prompts.point_labels` for negative clicks.',
     },
     components: {
-      schemas: { InferenceRequest: json(InferenceRequestSchema), Error: json(ErrorSchema), Health: json(HealthSchema), Info: json(InfoSchema) },
+      schemas: { InferenceRequest: json(InferenceRequestSchema), PrepareRequest: json(PrepareRequestSchema), Error: json(ErrorSchema), Health: json(HealthSchema), Info: json(InfoSchema) },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'only when the server has API_KEY set' } },
     },
     security: [{}, { bearer: [] }],
@@ -63,11 +63,30 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'job state and progress (stage, windows done / total)', responses: { '200': { description: 'the job' }, '404': error('no such job') } },
         delete: { summary: 'cancel the job', responses: { '200': { description: 'the job' }, '404': error('no such job') } },
       },
+      '/v1/vista3d/jobs/{id}/events': {
+        get: {
+          summary: 'progress as server-sent events: `progress` with the job now and at each change, `end` with the final job, then the stream closes; a heartbeat comment every 15 s',
+          responses: { '200': { description: 'the event stream', content: { 'text/event-stream': {} } }, '404': error('no such job'), '429': error('too many event streams and waiting result requests open') },
+        },
+      },
       '/v1/vista3d/jobs/{id}/result': {
         get: {
-          summary: 'the result: the zip of /v1/vista3d/inference, or with ?format=file the label-map file itself',
-          responses: { '200': { description: 'zip or file' }, '409': error('not finished, or cancelled'), ...errors },
+          summary: 'the result: the zip of /v1/vista3d/inference; ?format=file the label-map file itself; ?format=region the viewer\'s answer, an uncompressed NIfTI-1 of the result\'s box with its own affine (X-VISTA3D-Region: i0,j0,k0,i1,j1,k1 on the input grid; X-VISTA3D-Outside: the value outside it; Content-Encoding gzip when accepted). ?wait=<0-30 s> waits for the job to end',
+          parameters: [
+            { name: 'format', in: 'query', schema: { enum: ['zip', 'file', 'region'], default: 'zip' } },
+            { name: 'wait', in: 'query', schema: { type: 'number', minimum: 0, maximum: 30 } },
+          ],
+          responses: { '200': { description: 'zip, file or region' }, '409': error('not finished (after the wait), or cancelled'), '429': error('too many waiting requests open'), ...errors },
         },
+      },
+      '/v1/vista3d/prepare': {
+        post: {
+          summary: 'extension for viewers: load an image into the server\'s caches (and build its model-space state) in the background, ahead of its first prompt',
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/PrepareRequest' } } } },
+          responses: { '202': { description: '{image, state}: loading, ready, failed (with error) or cancelled' }, '429': error('too many prepares of this client loading'), ...errors },
+        },
+        get: { summary: 'the state of a prepare this client asked for (?image=)', responses: { '200': { description: '{image, state, error?}' }, '404': error('no such prepare') } },
+        delete: { summary: 'cancel a prepare (?image=)', responses: { '200': { description: '{image, state}' }, '404': error('no such prepare') } },
       },
     },
   };

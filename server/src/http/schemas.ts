@@ -27,6 +27,9 @@ export const InferenceRequestSchema = z.object({
 
 export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
 
+/** `POST /v1/vista3d/prepare`: the image a viewer is about to prompt on, as a job would name it. */
+export const PrepareRequestSchema = z.object({ image: InferenceRequestSchema.shape.image });
+
 export const ErrorSchema = z.object({ detail: z.string().describe('what is wrong, naming the offending value') });
 
 export const HealthSchema = z.object({ status: z.enum(['live', 'ready', 'not ready', 'shutting down']) });

@@ -6,7 +6,6 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import {
   EVENTS_HEARTBEAT_S,
   formatRegionHeader,
@@ -21,7 +20,7 @@ import {
 import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { HeldRequests, openEventStream } from '../http/eventStream.ts';
-import { InferenceRequestSchema } from '../http/schemas.ts';
+import { PrepareRequestSchema } from '../http/schemas.ts';
 import { describeJob, JobRegistry, type Job } from '../inference/jobs.ts';
 import type { PrepareRegistry } from '../inference/prepare.ts';
 import { prepareInference, runInference } from '../inference/run.ts';
@@ -35,8 +34,6 @@ export const MAX_HELD_PER_CLIENT = 8;
 export const MAX_HELD_TOTAL = 512;
 /** Progress events of one stream are at least this far apart (the last change is always sent). */
 export const EVENT_MIN_INTERVAL_MS = 50;
-
-export const PrepareRequestSchema = z.object({ image: InferenceRequestSchema.shape.image });
 
 function parseFormat(v: unknown): ResultFormat {
   if (v === undefined) return 'zip';
