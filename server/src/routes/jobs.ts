@@ -24,6 +24,7 @@ import { PrepareRequestSchema } from '../http/schemas.ts';
 import { describeJob, JobRegistry, type Job } from '../inference/jobs.ts';
 import type { PrepareRegistry } from '../inference/prepare.ts';
 import { prepareInference, runInference } from '../inference/run.ts';
+import { Limiter } from '../inference/queue.ts';
 import type { InferenceService } from '../inference/service.ts';
 import { acceptsGzip, attachment, clientOf, clientSignal, describeIssues, parseInferenceRequest } from './requests.ts';
 
@@ -69,6 +70,13 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
         ? new HttpError(429, 'too_many_open_requests', `you hold ${n} event streams and waiting result requests open, the limit per client; close some first`, { 'Retry-After': '5' })
         : new HttpError(503, 'too_many_open_requests', `the server holds ${n} event streams and waiting result requests, its limit; retry later`, { 'Retry-After': '5' }),
     );
+  // Prepares take at most all but one of the service's load slots, so that a prompt never waits behind them.
+  const gates = new WeakMap<InferenceService, Limiter>();
+  const prepareGate = (s: InferenceService) => {
+    let g = gates.get(s);
+    if (!g) gates.set(s, (g = new Limiter(Math.max(1, s.loads.limit - 1))));
+    return g;
+  };
   const expiry = `results expire ${config.jobs.ttlMs / 1000} s after the job ends, ${config.jobs.fetchedTtlMs / 1000} s after they are fetched`;
   const findJob = (id: string, res: Response): Job => {
     const j = jobs.get(id, clientOf(res));
@@ -189,10 +197,12 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
     if (!parsed.success) throw new HttpError(400, 'malformed_request', describeIssues(parsed.error));
     const { image } = parsed.data;
     const s = service();
+    const gate = prepareGate(s);
     const view = prepares.start(clientOf(res), image, {
-      // one of the service's bounded loads, shared with a job that asks for the same series meanwhile (the series
-      // loader downloads a series once for all who wait on it; prepares.join hands this load to jobs)
-      load: (signal) => s.loads.run(() => images.load(image, signal), signal),
+      // one of the service's bounded loads (never the last free one: a prompt's load goes first), shared with a job
+      // that asks for the same image meanwhile (prepares.join hands it this load; the series loader downloads a
+      // series once for all who wait on it)
+      load: (signal) => gate.run(() => s.loads.run(() => images.load(image, signal), signal), signal),
       prepare: (img) => {
         s.checkWork(img.volume, { classes: [] });
         return s.prepare(img.volume);
