@@ -2,7 +2,11 @@
 # Installs the system packages the tests and the demo need, from Debian (run as root; idempotent):
 #   orthanc + orthanc-dicomweb: a real DICOMweb PACS for the server's proxy and series-URL tests
 #                               (the service is not started: tests run their own instance on a free port);
-#   chromium:                   the headless browser the viewer tests drive (playwright-core, no download).
+#   chromium:                   the headless browser the viewer tests drive (playwright-core, no download);
+#   dcmtk, libgdcm-tools,       DICOM compressors for the compressed-series tests: dcmcjpls, dcmcjpeg, dcmcrle
+#   openjph-tools:              (JPEG-LS, JPEG lossless, RLE), gdcmconv (JPEG 2000), ojph_compress (HTJ2K);
+#   dicom3tools, dcmtk,         the DICOM SEG tests' validators and parsers: dciodvfy (IOD and attribute checks),
+#   python3-pydicom, -numpy:    dcmdump (DCMTK), pydicom (read and pixel decoding, with /usr/bin/python3).
 # A package already installed (and its command present) is skipped; `apt-get update` runs at most once, and
 # only when something is missing.
 set -euo pipefail
@@ -17,16 +21,23 @@ declare -A PROVIDES=(
   [orthanc]=/usr/sbin/Orthanc
   [orthanc-dicomweb]=/usr/share/orthanc/plugins/libOrthancDicomWeb.so
   [chromium]=/usr/bin/chromium
+  [dcmtk]=/usr/bin/dcmcjpls
+  [libgdcm-tools]=/usr/bin/gdcmconv
+  [openjph-tools]=/usr/bin/ojph_compress
+  [dicom3tools]=/usr/bin/dciodvfy
+  [python3-pydicom]=/usr/lib/python3/dist-packages/pydicom/__init__.py
+  [python3-numpy]=/usr/lib/python3/dist-packages/numpy/__init__.py
 )
+PACKAGES=(orthanc orthanc-dicomweb chromium dcmtk libgdcm-tools openjph-tools dicom3tools python3-pydicom python3-numpy)
 
 missing=()
-for pkg in orthanc orthanc-dicomweb chromium; do
+for pkg in "${PACKAGES[@]}"; do
   if dpkg -s "$pkg" >/dev/null 2>&1 && [ -e "${PROVIDES[$pkg]}" ]; then continue; fi
   missing+=("$pkg")
 done
 
 if [ "${#missing[@]}" = 0 ]; then
-  echo "system deps present: orthanc, orthanc-dicomweb, chromium"
+  echo "system deps present: ${PACKAGES[*]}"
   exit 0
 fi
 

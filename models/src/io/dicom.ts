@@ -3,14 +3,10 @@ import { InvalidImageError, ModelsError } from '../errors.ts';
 import { stackGeometry, type SlicePlane } from '../geometry/sliceStack.ts';
 import { checkGeometry, checkVoxelValues, type Vec3, type Volume, type VoxelArray } from '../geometry/volume.ts';
 import { checkVoxelCount, resolveLimits, type ReadLimits } from './limits.ts';
+import { decodeFrame, decoderReady, DecoderNotLoadedError, loadDicomDecoders, STORED_TYPES, type StoredArray } from './pixels/decode.ts';
+import { TRANSFER_SYNTAXES, type TransferSyntax } from './pixels/syntaxes.ts';
 
-/** The uncompressed transfer syntaxes we read, and their byte order. */
-const TRANSFER_SYNTAXES = new Map([
-  ['1.2.840.10008.1.2', 'little'], // implicit VR little endian
-  ['1.2.840.10008.1.2.1', 'little'], // explicit VR little endian
-  ['1.2.840.10008.1.2.2', 'big'], // explicit VR big endian (retired, still met)
-]);
-
+export { loadDicomDecoders, DecoderNotLoadedError };
 
 export interface DicomInput {
   name: string;
@@ -28,14 +24,20 @@ export interface DicomSeries {
 interface Image {
   name: string;
   ds: DataSet;
-  bigEndian: boolean;
+  syntax: TransferSyntax;
 }
 
 
 export interface ReadDicomOptions {
   limits?: Partial<ReadLimits>;
-  /** Told of each assumption the reader makes (a single slice without SliceThickness) and of partly NaN/Inf data. */
+  /**
+   * Told of each assumption the reader makes (a single slice without SliceThickness), of partly NaN/Inf data, and
+   * of lossy compressed slices (lossy JPEG, JPEG-LS with NEAR > 0, irreversible JPEG 2000 / HTJ2K, or
+   * LossyImageCompression 01): one message per series and reason.
+   */
   onWarning?: (message: string) => void;
+  /** readDicomSeriesWithInfoAsync only: stops between slices once aborted (throwing the signal's reason). */
+  signal?: AbortSignal;
 }
 
 /** {@link readDicomSeriesWithInfo}, volume only. */
@@ -44,14 +46,54 @@ export function readDicomSeries(files: readonly DicomInput[], opts: ReadDicomOpt
 }
 
 /**
- * Reads the slices of one single-frame DICOM series (CT, MR, … uncompressed: implicit or explicit VR little
- * endian, explicit big endian) into a Volume. Runs anywhere: takes bytes, touches no file system.
+ * {@link readDicomSeriesWithInfo} for any of the transfer syntaxes it reads: starts the wasm decoders the files'
+ * syntaxes need first (once per process, see loadDicomDecoders), and gives the event loop a turn between slices
+ * at least every YIELD_MS of decoding (a 512² JPEG 2000 slice takes ≈ 0.1 s: a series would block it for tens of
+ * seconds), stopping there once `opts.signal` is aborted.
+ */
+export async function readDicomSeriesWithInfoAsync(files: readonly DicomInput[], opts: ReadDicomOptions = {}): Promise<DicomSeries> {
+  const syntaxes = new Set<string>();
+  for (const file of files) {
+    try {
+      syntaxes.add(dicomParser.readPart10Header(file.bytes).string('x00020010') ?? '');
+    } catch {
+      // not Part 10: the reader says so, naming the file
+    }
+  }
+  await loadDicomDecoders(syntaxes);
+  const steps = readSeries(files, opts);
+  let since = performance.now();
+  for (;;) {
+    const step = attemptRead(() => steps.next());
+    if (step.done) return step.value;
+    if (performance.now() - since >= YIELD_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      opts.signal?.throwIfAborted();
+      since = performance.now();
+    }
+  }
+}
+
+/** The longest the asynchronous reader decodes before it lets other work run. */
+const YIELD_MS = 20;
+
+/**
+ * Reads the slices of one single-frame DICOM series (CT, MR, …) into a Volume. Runs anywhere: takes bytes,
+ * touches no file system. Transfer syntaxes (pixels/syntaxes.ts): implicit and explicit VR little endian,
+ * explicit big endian; RLE lossless; JPEG lossless (process 14, and its selection value 1); JPEG-LS lossless and
+ * near-lossless; JPEG 2000 (lossless and not); HTJ2K (the three syntaxes); 8-bit JPEG baseline / extended. Each
+ * compressed frame's codestream header must agree with Rows, Columns, one sample and BitsAllocated before it is
+ * decoded, and it must decode to exactly Rows × Columns samples; stored values are its low BitsStored bits
+ * (sign-extended when PixelRepresentation is 1). The JPEG-LS, JPEG 2000, HTJ2K and JPEG baseline decoders are wasm
+ * modules: start them first (await loadDicomDecoders(), or read with readDicomSeriesWithInfoAsync), else a file
+ * that needs one throws DecoderNotLoadedError. Lossy compressed slices are read, and `onWarning` says so.
  *
  * Files without PixelData (DICOMDIR, SR, …) are skipped; anything else that is not one consistent series is an
- * InvalidImageError that says what and where: a file that is not DICOM Part 10, a compressed transfer syntax,
- * several SeriesInstanceUIDs, multi-frame or multi-sample images, slices that differ in Rows/Columns,
- * ImageOrientationPatient or PixelSpacing, duplicate positions, non-uniform steps (a missing slice). The voxel
- * count is checked against `limits` before anything is allocated.
+ * InvalidImageError that says what and where: a file that is not DICOM Part 10, a transfer syntax not read
+ * (deflate, 12-bit JPEG, …) or a codestream that is not what the attributes say, several SeriesInstanceUIDs,
+ * multi-frame or multi-sample images, slices that differ in Rows/Columns, ImageOrientationPatient or PixelSpacing,
+ * duplicate positions, non-uniform steps (a missing slice). The voxel count is checked against `limits` before
+ * anything is allocated.
  *
  * Output layout: `data[i + dims[0] * (j + dims[1] * k)]`, dims = [Columns, Rows, slices]: i runs along a row
  * (direction column 0 = the row cosine of ImageOrientationPatient), j down the rows (column 1 = the column
@@ -71,21 +113,35 @@ export function readDicomSeries(files: readonly DicomInput[], opts: ReadDicomOpt
  * NaN/Inf (a RescaleSlope of NaN) are refused; some of them are reported through `onWarning`.
  */
 export function readDicomSeriesWithInfo(files: readonly DicomInput[], opts: ReadDicomOptions = {}): DicomSeries {
+  const steps = readSeries(files, opts);
+  for (;;) {
+    const step = attemptRead(() => steps.next());
+    if (step.done) return step.value;
+  }
+}
+
+/** Runs a step of the reader: errors that are not ours become InvalidImageErrors. */
+function attemptRead<T>(step: () => T): T {
   try {
-    return readSeries(files, opts);
+    return step();
   } catch (e) {
     // dicom-parser throws strings and TypeErrors on malformed elements it parsed lazily: still the file's fault
-    if (e instanceof ModelsError) throw e;
+    if (e instanceof ModelsError || e instanceof DecoderNotLoadedError) throw e;
     throw new InvalidImageError(`the DICOM series is malformed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }
 
-function readSeries(files: readonly DicomInput[], opts: ReadDicomOptions): DicomSeries {
+/** The reader, one step per slice decoded (`yield`), so that a caller can let other work run in between. */
+function* readSeries(files: readonly DicomInput[], opts: ReadDicomOptions): Generator<void, DicomSeries, void> {
   const limits = resolveLimits(opts.limits);
   const images = files.map(parsePart10).filter((image) => image.ds.elements.x7fe00010);
   if (!images.length) throw new InvalidImageError(`none of the ${files.length} files is a DICOM image (none has PixelData)`);
 
   const seriesInstanceUid = oneSeries(images);
+  const notReady = images.find((image) => !decoderReady(image.syntax));
+  if (notReady) {
+    throw new DecoderNotLoadedError(`${notReady.name} uses ${notReady.syntax.name}, whose wasm decoder is not started: await loadDicomDecoders() first, or read with readDicomSeriesWithInfoAsync`);
+  }
   for (const { name, ds } of images) {
     const frames = ds.intString('x00280008') ?? 1;
     if (frames > 1) throw new InvalidImageError(`${name} is a multi-frame image (${frames} frames); only single-frame slices are read`);
@@ -120,7 +176,11 @@ function readSeries(files: readonly DicomInput[], opts: ReadDicomOptions): Dicom
     warnings.push(`DICOM ${first.name} is a single slice without a positive SliceThickness: 1 mm assumed along the slice normal`);
   }
   const slices = geometry.order.map((i) => images[i]);
-  const data = readVoxels(slices, rows * columns);
+  const lossy = new Map<string, number>();
+  const data = yield* readVoxels(slices, rows * columns, (why) => lossy.set(why, (lossy.get(why) ?? 0) + 1));
+  for (const [why, n] of lossy) {
+    warnings.push(`DICOM series ${seriesInstanceUid}: ${n} of ${slices.length} slices are lossy compressed (${why}): their values are not those of the original image`);
+  }
   const values = checkVoxelValues(data, `DICOM series ${seriesInstanceUid}`);
   if (values) warnings.push(values);
   for (const w of warnings) opts.onWarning?.(w);
@@ -135,14 +195,12 @@ function readSeries(files: readonly DicomInput[], opts: ReadDicomOptions): Dicom
 
 function parsePart10(file: DicomInput): Image {
   const header = attempt(file, () => dicomParser.readPart10Header(file.bytes));
-  const syntax = attempt(file, () => header.string('x00020010') ?? '');
-  const order = TRANSFER_SYNTAXES.get(syntax);
-  if (!order) {
-    throw new InvalidImageError(
-      `${file.name} uses transfer syntax ${syntax || '(none)'}, which is compressed or unknown; only the uncompressed ones are read (${[...TRANSFER_SYNTAXES.keys()].join(', ')})`,
-    );
+  const uid = attempt(file, () => header.string('x00020010') ?? '');
+  const syntax = TRANSFER_SYNTAXES.get(uid);
+  if (!syntax) {
+    throw new InvalidImageError(`${file.name} uses transfer syntax ${uid || '(none)'}, which is not read; these are: ${[...TRANSFER_SYNTAXES.values()].map((s) => `${s.uid} (${s.name})`).join(', ')}`);
   }
-  return { name: file.name, ds: attempt(file, () => dicomParser.parseDicom(file.bytes)), bigEndian: order === 'big' };
+  return { name: file.name, ds: attempt(file, () => dicomParser.parseDicom(file.bytes)), syntax };
 }
 
 function attempt<T>(file: DicomInput, parse: () => T): T {
@@ -177,17 +235,22 @@ function numbers(image: Image, tag: string, count: number, keyword: string): num
   return values;
 }
 
-type StoredArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
-type StoredArrayConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => StoredArray;
-/** BitsAllocated → [unsigned, signed] (PixelRepresentation 0, 1) array type. */
-const STORED_TYPES: Record<number, [StoredArrayConstructor, StoredArrayConstructor]> = {
-  8: [Uint8Array, Int8Array],
-  16: [Uint16Array, Int16Array],
-  32: [Uint32Array, Int32Array],
-};
-
 /** Stored pixel values of one slice, row by row (column index fastest), in the host's (little-endian) order. */
-function storedValues({ name, ds, bigEndian }: Image, count: number): StoredArray {
+function storedValues(image: Image, count: number, onLossy: (why: string) => void): StoredArray {
+  const { name, ds, syntax } = image;
+  if (ds.string('x00282110') === '01') onLossy('LossyImageCompression 01');
+  if (syntax.codec !== 'native') {
+    const { values, lossy } = decodeFrame(encapsulatedFrame(image), syntax, {
+      rows: ds.uint16('x00280010') ?? 0,
+      columns: ds.uint16('x00280011') ?? 0,
+      bitsAllocated: ds.uint16('x00280100') ?? 0,
+      bitsStored: ds.uint16('x00280101') ?? ds.uint16('x00280100') ?? 0,
+      signed: ds.uint16('x00280103') === 1,
+    }, name);
+    if (lossy) onLossy(lossy);
+    return values;
+  }
+  const bigEndian = syntax.bigEndian;
   const bits = ds.uint16('x00280100') ?? 0;
   const Stored = STORED_TYPES[bits]?.[ds.uint16('x00280103') === 1 ? 1 : 0];
   if (!Stored) throw new InvalidImageError(`${name}: BitsAllocated ${bits} is not read (8, 16 or 32)`);
@@ -209,13 +272,31 @@ function storedValues({ name, ds, bigEndian }: Image, count: number): StoredArra
   return new Stored(bytes.buffer, bytes.byteOffset, count);
 }
 
-/** Rescaled values of the sorted slices, k-slice after k-slice, in the narrowest exact array type. */
-function readVoxels(slices: readonly Image[], sliceVoxels: number): VoxelArray {
+/**
+ * The one frame of an encapsulated PixelData: all its fragments joined (the basic offset table, if any, is not
+ * needed for a single frame). Fragments must lie inside the file.
+ */
+function encapsulatedFrame({ name, ds, syntax }: Image): Uint8Array {
+  const element = ds.elements.x7fe00010;
+  const fragments = element.fragments;
+  if (!element.encapsulatedPixelData || !fragments) {
+    throw new InvalidImageError(`${name}: transfer syntax ${syntax.uid} (${syntax.name}) needs encapsulated PixelData, and this PixelData is not encapsulated`);
+  }
+  if (!fragments.length) throw new InvalidImageError(`${name}: the encapsulated PixelData has no fragments`);
+  for (const f of fragments) {
+    if (!(f.length >= 0 && f.position + f.length <= ds.byteArray.length)) throw new InvalidImageError(`${name}: a PixelData fragment of ${f.length} bytes runs past the end of the file`);
+  }
+  return dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, 0, fragments.length);
+}
+
+/** Rescaled values of the sorted slices, k-slice after k-slice, in the narrowest exact array type; a step per slice. */
+function* readVoxels(slices: readonly Image[], sliceVoxels: number, onLossy: (why: string) => void): Generator<void, VoxelArray, void> {
   let lo = Infinity;
   let hi = -Infinity;
   let integral = true;
-  const stored = slices.map((slice) => {
-    const values = storedValues(slice, sliceVoxels);
+  const stored: { values: StoredArray; slope: number; intercept: number }[] = [];
+  for (const slice of slices) {
+    const values = storedValues(slice, sliceVoxels, onLossy);
     const slope = slice.ds.floatString('x00281053') ?? 1;
     const intercept = slice.ds.floatString('x00281052') ?? 0;
     integral &&= Number.isInteger(slope) && Number.isInteger(intercept);
@@ -227,8 +308,9 @@ function readVoxels(slices: readonly Image[], sliceVoxels: number): VoxelArray {
     }
     lo = Math.min(lo, min * slope + intercept, max * slope + intercept);
     hi = Math.max(hi, min * slope + intercept, max * slope + intercept);
-    return { values, slope, intercept };
-  });
+    stored.push({ values, slope, intercept });
+    yield;
+  }
   const Out = !integral ? Float32Array : lo >= -(2 ** 15) && hi < 2 ** 15 ? Int16Array : lo >= -(2 ** 31) && hi < 2 ** 31 ? Int32Array : Float32Array;
   const data = new Out(sliceVoxels * slices.length);
   stored.forEach(({ values, slope, intercept }, k) => {

@@ -4,7 +4,7 @@ import { lstat, open, readdir, readFile, realpath, rename, stat, unlink, writeFi
 import { basename, dirname, join, relative, isAbsolute, sep } from 'node:path';
 import { InvalidImageError, LimitExceededError } from '../errors.ts';
 import type { Volume } from '../geometry/volume.ts';
-import { readDicomSeriesWithInfo, type DicomInput, type DicomSeries } from '../io/dicom.ts';
+import { readDicomSeriesWithInfoAsync, type DicomInput, type DicomSeries } from '../io/dicom.ts';
 import { detectFormat, readVolumeBytes } from '../io/format.ts';
 import { resolveLimits, type ReadLimits } from '../io/limits.ts';
 import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
@@ -69,7 +69,7 @@ export async function readVolumeFile(path: string, options: ReadVolumeFileOption
   if (st.size > limits.maxDecompressedBytes) throw new LimitExceededError('maxDecompressedBytes', st.size, limits.maxDecompressedBytes, `file ${basename(path)} is larger than allowed`);
   const bytes = await readRegularFile(path, `image ${basename(path)}`, limits.maxDecompressedBytes, options.signal);
   const format = detectFormat(path);
-  if (format === 'dicom') return fromSeries(readDicomSeriesWithInfo([{ name: basename(path), bytes }], { limits, onWarning: options.onWarning }));
+  if (format === 'dicom') return fromSeries(await readDicomSeriesWithInfoAsync([{ name: basename(path), bytes }], { limits, onWarning: options.onWarning }));
   const roots = options.dataFileRoots ?? [];
   const dataFiles = new Map<string, Uint8Array>();
   // A detached NRRD names its data file; read it (if allowed) before the synchronous parser asks for it.
@@ -132,7 +132,7 @@ async function readDicomFolder(path: string, limits: ReadLimits, options: ReadVo
     files.push({ name, bytes: await readRegularFile(target, `DICOM folder member ${JSON.stringify(name)}`, limits.maxDecompressedBytes, options.signal, allowed !== null) });
   }
   if (!files.length) throw new InvalidImageError(`folder ${basename(path)} holds no files`);
-  return fromSeries(readDicomSeriesWithInfo(files, { limits, onWarning: options.onWarning }));
+  return fromSeries(await readDicomSeriesWithInfoAsync(files, { limits, onWarning: options.onWarning }));
 }
 
 async function realRoots(roots: readonly string[]): Promise<string[]> {

@@ -6,14 +6,18 @@
  *   - `<DICOMWEB_URL>/studies/{study}/series/{series}`: from the PACS.
  * Any other host is refused (403): the server fetches DICOMweb only from the PACS its operator configured (SSRF).
  *
- * From the PACS: one WADO-RS retrieve of the series (multipart/related; type="application/dicom", explicit VR
- * little endian asked for, so a PACS that transcodes hands over uncompressed files), with DICOMWEB_AUTH, the
- * download limits (MAX_DOWNLOAD_BYTES, DOWNLOAD_TIMEOUT_MS) and the reader limits. Decoded series are kept in a
- * byte-bounded LRU cache (SERIES_CACHE_BYTES) keyed by source + Study/Series UID, and concurrent requests for
- * one series share one download. When the PACS cannot be reached the request fails with 502 "PACS unreachable
- * at …" (nothing is retried; a cached series is still served).
+ * From the PACS: one WADO-RS retrieve of the series (multipart/related; type="application/dicom"), with
+ * DICOMWEB_AUTH, the download limits (MAX_DOWNLOAD_BYTES, DOWNLOAD_TIMEOUT_MS) and the reader limits. Explicit VR
+ * little endian is asked for first, so a PACS that transcodes hands over uncompressed files; when it refuses that
+ * (400, 406, or 500/501: Orthanc answers 500 for what its transcoder cannot decode, e.g. JPEG 2000 without its
+ * GDCM plugin) the series is asked for again as stored (`transfer-syntax=*`), and what arrives compressed (RLE,
+ * JPEG lossless, JPEG-LS, JPEG 2000, HTJ2K, 8-bit JPEG baseline) is decoded here (readDicomSeriesWithInfoAsync,
+ * which lets other requests run between slices). Decoded series are kept in a byte-bounded LRU cache
+ * (SERIES_CACHE_BYTES) keyed by source + Study/Series UID, and concurrent requests for one series share one
+ * download. When the PACS cannot be reached the request fails with 502 "PACS unreachable at …" (nothing is
+ * retried; a cached series is still served).
  */
-import { readDicomSeriesWithInfo, type Volume, type DicomInput } from '@vista3d/models';
+import { readDicomSeriesWithInfoAsync, type Volume, type DicomInput } from '@vista3d/models';
 import type { Config } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
 import { mediaTypeParams, parseMultipart } from '../dicomweb/multipart.ts';
@@ -31,6 +35,8 @@ export interface SeriesRef {
 const SERIES_PATH = /\/studies\/([0-9.]{1,64})\/series\/([0-9.]{1,64})\/?$/;
 const OWN_PATH = /^\/dicomweb\/studies\/([0-9.]{1,64})\/series\/([0-9.]{1,64})\/?$/;
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+/** What a PACS answers when it will not (or cannot) transcode to EXPLICIT_LE: ask again for the files as stored. */
+const TRANSCODE_REFUSED = new Set([400, 406, 500, 501]);
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export class DicomwebSeriesLoader {
@@ -56,9 +62,10 @@ export class DicomwebSeriesLoader {
     if (d.publicOrigin) this.ownOrigins.add(d.publicOrigin);
   }
 
-  private read(files: DicomInput[]): Volume {
+  /** Decodes a series (between slices the event loop runs; `signal`: every request for it has gone). */
+  private async read(files: DicomInput[], signal?: AbortSignal): Promise<Volume> {
     const warnings: string[] = [];
-    const v = readDicomSeriesWithInfo(files, { limits: this.config.limits, onWarning: (w) => warnings.push(w) }).volume;
+    const v = (await readDicomSeriesWithInfoAsync(files, { limits: this.config.limits, onWarning: (w) => warnings.push(w), signal })).volume;
     if (warnings.length) this.warnings.set(v, warnings);
     return v;
   }
@@ -105,7 +112,7 @@ export class DicomwebSeriesLoader {
   async load(ref: SeriesRef, signal?: AbortSignal): Promise<LoadedImage> {
     // the embedded store's series can grow by STOW: its key holds the instance count, so a grown series is read afresh
     const key = ref.source === 'upstream' ? `upstream ${this.upstream!.base}|${ref.study}|${ref.series}` : `embedded|${ref.study}|${ref.series}|${this.embedded?.instances(ref.study, ref.series).length ?? 0}`;
-    const volume = await this.shared(key, signal, (s) => (ref.source === 'upstream' ? this.fromUpstream(ref, s) : this.fromEmbedded(ref)));
+    const volume = await this.shared(key, signal, (s) => (ref.source === 'upstream' ? this.fromUpstream(ref, s) : this.fromEmbedded(ref, s)));
     return { volume, name: ref.series, format: 'dicom', warnings: this.warnings.get(volume) ?? [] };
   }
 
@@ -142,12 +149,12 @@ export class DicomwebSeriesLoader {
     }
   }
 
-  private async fromEmbedded(ref: SeriesRef): Promise<Volume> {
+  private async fromEmbedded(ref: SeriesRef, signal: AbortSignal): Promise<Volume> {
     if (!this.embedded) throw new HttpError(404, 'series_not_found', 'this server has no embedded DICOMweb store');
     await this.embedded.ready();
     const files = this.embedded.seriesFiles(ref.study, ref.series);
     if (!files.length) throw new HttpError(404, 'series_not_found', `series ${ref.series} of study ${ref.study} is not in the embedded DICOMweb store`);
-    return this.read(files);
+    return this.read(files, signal);
   }
 
   private async fromUpstream(ref: SeriesRef, signal: AbortSignal): Promise<Volume> {
@@ -162,10 +169,11 @@ export class DicomwebSeriesLoader {
         throw e;
       });
     // explicit VR little endian first (a PACS that transcodes decompresses for us); as stored if it refuses that
+    // (`*`: without a transfer-syntax parameter, application/dicom means explicit VR little endian again, PS3.18)
     let res = await retrieve(`multipart/related; type="application/dicom"; transfer-syntax=${EXPLICIT_LE}`);
-    if (res.statusCode === 400 || res.statusCode === 406) {
+    if (TRANSCODE_REFUSED.has(res.statusCode ?? 0)) {
       res.resume();
-      res = await retrieve('multipart/related; type="application/dicom"');
+      res = await retrieve('multipart/related; type="application/dicom"; transfer-syntax=*');
     }
     const status = res.statusCode ?? 502;
     const failure = upstreamFailure(up.base, status, what) ?? (status === 404 ? new HttpError(404, 'series_not_found', `series ${ref.series} of study ${ref.study} is not on the PACS at ${describeUpstream(up.base)}`) : null);
@@ -188,7 +196,7 @@ export class DicomwebSeriesLoader {
       throw new HttpError(502, 'pacs_error', `PACS at ${describeUpstream(up.base)} sent ${what} in a form that is not multipart/related application/dicom: ${(e as Error).message}`);
     }
     if (!files.length) throw new HttpError(404, 'series_not_found', `the PACS sent no instances for ${what}`);
-    return this.read(files);
+    return this.read(files, signal);
   }
 }
 
