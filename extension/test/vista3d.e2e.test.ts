@@ -27,6 +27,7 @@ import { writeDicomSeries } from '../../models/src/io/dicomWrite.ts';
 import { generatePhantom, type Phantom } from '../../models/src/phantom/index.ts';
 import type { Mat3, Vec3, Volume } from '../../models/src/geometry/volume.ts';
 import { loadHeadCT } from '../../models/test/support/realData.ts';
+import { DCIODVFY, dciodvfy } from '../../models/test/support/dicomValidators.ts';
 import { DEFAULT_MODEL_DIR, DEFAULT_VIEWER_DIST, REPO_ROOT } from '../../server/src/config.ts';
 import { hashUserLine } from '../../server/src/auth/users.ts';
 import type { RunningServer } from '../../server/src/server.ts';
@@ -750,6 +751,21 @@ describe('VISTA3D in OHIF end to end: Orthanc, our server, headless Chromium', {
     const qido = (await (await fetch(`${orthanc.dicomweb}/studies/${s.studyUid}/series?Modality=SEG`)).json()) as Record<string, { Value?: unknown[] }>[];
     assert.equal(qido.length, 1, 'one SEG series in the study');
     const segSeriesUid = qido[0]['0020000E'].Value![0] as string;
+    assert.match(String(qido[0]['0008103E']?.Value?.[0]), /^VISTA3D /, 'the series description says what made it');
+
+    // The SEG as the PACS holds it (Orthanc's own copy of the Part 10 file) passes dciodvfy with no error.
+    const segInstances = (await (await fetch(`${orthanc.dicomweb}/studies/${s.studyUid}/series/${segSeriesUid}/instances`)).json()) as Record<string, { Value?: unknown[] }>[];
+    assert.equal(segInstances.length, 1, 'one SEG instance');
+    assert.equal(segInstances[0]['00080016'].Value![0], '1.2.840.10008.5.1.4.1.1.66.4', 'the binary Segmentation class by default');
+    const [found] = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: String(segInstances[0]['00080018'].Value![0]) })).json()) as { ID: string }[];
+    const segFile = join(ARTIFACTS, 'e2e-saved-seg.dcm');
+    writeFileSync(segFile, new Uint8Array(await (await fetch(`${orthanc.url}/instances/${found.ID}/file`)).arrayBuffer()));
+    if (existsSync(DCIODVFY)) {
+      const report = dciodvfy(segFile);
+      assert.deepEqual(report.errors, [], `dciodvfy ${segFile}:\n${report.output}`);
+      console.log(`# dciodvfy on the saved SEG: 0 errors, ${report.warnings.length} warnings${report.warnings.map((w) => `\n#   ${w}`).join('')}`);
+    } else if (process.env.CI) assert.fail(`no ${DCIODVFY}: run sudo scripts/install-system-deps.sh`);
+    else console.log(`# dciodvfy not installed (${DCIODVFY}): the saved SEG was not validated`);
 
     // Reopen: the study again; the SEG is in the study browser; double-click loads it.
     await open(s);

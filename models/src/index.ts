@@ -7,6 +7,8 @@ export * from './io/nifti.ts';
 export * from './io/nrrd.ts';
 export * from './io/dicom.ts';
 export * from './io/format.ts';
+export * from './io/segWrite.ts';
+export * from './io/segCoding.ts';
 export * from './pipeline/manifest.ts';
 export * from './pipeline/bundle.ts';
 export * from './pipeline/prompts.ts';

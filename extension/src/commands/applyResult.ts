@@ -2,6 +2,7 @@ import type { RegionResult } from '../api/client.ts';
 import { labelColor, mapOutsideWindow, mergeLabelsInWindow, uniformMerge, type MergeRule } from '../geometry/merge.ts';
 import { planeFromMeta, planeWindow, sampleOnPlane } from '../geometry/planes.ts';
 import type { CommandContext, CornerstoneLike, DisplaySetLike } from './context.ts';
+import { recordSegmentOrigin } from './saveSegmentation.ts';
 
 /** VISTA3D's "not processed" label, when the server's /info does not say. */
 const NOT_PROCESSED = 255;
@@ -63,6 +64,8 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, resul
     if (c) image.voxelManager.setScalarData?.(data);
     changed += c;
   });
+  // the SEG's Segment Algorithm Type: class prompts AUTOMATIC, clicks SEMIAUTOMATIC
+  recordSegmentOrigin(ctx, segmentationId, rule.kind === 'classes' ? rule.labels : [rule.label], rule.kind);
   const names = ctx.store.get().server.info?.label_dictionary ?? {};
   const existing = segmentationService.getSegmentation(segmentationId).segments ?? {};
   for (const label of [...present].sort((a, b) => a - b)) {

@@ -180,7 +180,7 @@ function quantisation(data: VoxelArray): { slope: number; intercept: number; min
  * A number as a DICOM DS string (at most 16 characters), with as many significant digits as fit. dcmjs would
  * otherwise cut longer strings, turning -1.2e-16 into "-1.2246467991473".
  */
-function decimalString(x: number): string {
+export function decimalString(x: number): string {
   for (let digits = 16; digits > 1; digits--) {
     const s = String(Number(x.toPrecision(digits)));
     if (s.length <= 16) return s;
@@ -189,7 +189,7 @@ function decimalString(x: number): string {
 }
 
 /** `root.<decimal>` with ≤ 64 characters; under 2.25 the decimal is a version-8 (hash-based) UUID, as PS3.5 B.2 asks. */
-function makeUid(root: string, name: string): string {
+export function makeUid(root: string, name: string): string {
   let h = fnv1a128(name);
   if (root === '2.25') h = (h & ~(0xfn << 76n) & ~(0x3n << 62n)) | (0x8n << 76n) | (0x2n << 62n);
   return `${root}.${h.toString().slice(0, 63 - root.length)}`;
@@ -202,6 +202,6 @@ function fnv1a128(s: string): bigint {
   return h;
 }
 
-function randomSeed(): string {
+export function randomSeed(): string {
   return Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -13,5 +13,7 @@ declare module 'dcmjs' {
       naturalizeDataset(dataset: object): Record<string, unknown>;
     };
     DicomMessage: { readFile(buffer: ArrayBuffer): DicomDictionary };
+    /** sRGB (0…1) ↔ DICOM's scaled CIELab (0…65535). */
+    Colors: { rgb2DICOMLAB(rgb: number[]): number[] };
   };
 }
