@@ -15,6 +15,8 @@ export const JobViewSchema = z.object({
   error: z.object({ status: z.number(), detail: z.string() }).optional(),
   /** The result's file name (`<stem>_seg.<ext>`), once done. */
   file_name: z.string().optional(),
+  /** What the server's image reader assumed (a NIfTI geometry fallback, NaN voxels), once done. */
+  warnings: z.array(z.string()).optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 

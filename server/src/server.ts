@@ -45,7 +45,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     options.extraRoutes?.(a);
     mountViewer(a, config, log); // last: its SPA fallback answers what no router took
   };
-  const jobs = new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
+  const jobs = new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs }, (jobId, e) => log.error('job failed', { jobId, error: (e as Error)?.stack ?? String(e) }));
   const prepares = new PrepareRegistry();
   const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes, jobs, prepares });
   const server = await new Promise<Server>((resolve, reject) => {

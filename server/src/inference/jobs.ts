@@ -17,6 +17,8 @@ export interface JobOutput {
   /** The input's grid (LPS mm, i fastest): where the region lies, and the full file's geometry. */
   geometry: Omit<Volume, 'data'>;
   region: LabelRegion;
+  /** What the image reader assumed (geometry fallbacks, NaN voxels): shown in the job's view. */
+  warnings?: string[];
 }
 
 /**
@@ -79,7 +81,11 @@ export class JobRegistry {
   private readonly dir: string;
   private readonly ownDir: boolean;
   private stored = 0;
-  constructor(private readonly limits: JobLimits) {
+  constructor(
+    private readonly limits: JobLimits,
+    /** Hears every job that failed on the server's side (5xx), with the error and its stack. */
+    private readonly onInternalError: (jobId: string, error: unknown) => void = () => undefined,
+  ) {
     this.ownDir = !limits.resultDir;
     this.dir = limits.resultDir ?? mkdtempSync(join(tmpdir(), 'vista3d-results-'));
     mkdirSync(this.dir, { recursive: true });
@@ -115,6 +121,7 @@ export class JobRegistry {
     })
       .then(async (out) => {
         job.result = await this.store(job.id, out);
+        if (out.warnings?.length) job.warnings = out.warnings;
         job.state = 'done';
         job.stage = 'done';
       })
@@ -126,6 +133,7 @@ export class JobRegistry {
         } else {
           job.state = job.abort.signal.aborted ? 'cancelled' : 'failed';
           job.error = { status: h.status === 499 ? 409 : h.status, detail: h.status >= 500 && h.code === 'internal' ? 'internal server error' : h.message };
+          if (h.status >= 500) this.onInternalError(job.id, e);
         }
       })
       .finally(() => {
@@ -257,5 +265,5 @@ export class JobRegistry {
 
 /** The public view of a job (no result bytes, no client). */
 export function describeJob(j: Job): JobView {
-  return { id: j.id, state: j.state, stage: j.stage, done: j.done, total: j.total, ...(j.error ? { error: j.error } : {}), ...(j.result ? { file_name: j.result.fileName } : {}) };
+  return { id: j.id, state: j.state, stage: j.stage, done: j.done, total: j.total, ...(j.error ? { error: j.error } : {}), ...(j.result ? { file_name: j.result.fileName } : {}), ...(j.warnings ? { warnings: j.warnings } : {}) };
 }

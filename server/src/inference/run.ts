@@ -86,7 +86,8 @@ export async function runInference(
     const out = await deps.service.segment(image, p.prompts, admission, opts);
     if (p.outDir) await writeOutput(p.outDir, out);
     const { dims, spacing, direction, origin } = image.volume;
-    return { ...out, input: { geometry: { dims, spacing, direction, origin }, format: image.format === 'nrrd' ? 'nrrd' : 'nifti' } };
+    // assigned, not spread: a spread would read (and so encode) the lazy full-grid file
+    return Object.assign(out, { input: { geometry: { dims, spacing, direction, origin }, format: image.format === 'nrrd' ? ('nrrd' as const) : ('nifti' as const) } });
   } finally {
     admission.release();
   }

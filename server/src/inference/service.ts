@@ -8,8 +8,10 @@ import { JobQueue, Limiter, type Admission } from './queue.ts';
 /** The NIM's result: a zip holding one `<stem>_seg.<ext>` file on the input's grid. */
 export interface InferenceOutput {
   fileName: string;
-  file: Uint8Array;
-  zip: Uint8Array;
+  /** The full-grid `<stem>_seg.<ext>` file, encoded when first read (jobs keep the region and never ask). */
+  readonly file: Uint8Array;
+  /** The NIM's zip of `file`, built when first read. */
+  readonly zip: Uint8Array;
   result: SegmentResult;
   /** What the image reader assumed (geometry fallbacks, NaN voxels). */
   warnings: string[];
@@ -85,10 +87,7 @@ export class InferenceService {
   async segment(image: LoadedImage, prompts: Prompts | undefined, admission: Admission, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<InferenceOutput> {
     return admission.run(async () => {
       const result = await this.pipeline.segment(image.volume, prompts, { ...opts, limits: this.work, maxPointWindows: this.maxPointWindows, imageCache: this.images.for(image.volume) });
-      const t0 = performance.now();
       const fileName = outputNameFor(image.name);
-      const file = writeVolumeBytes(result.labels, image.format === 'nrrd' ? 'nrrd' : 'nifti', { gzip: !/\.nii$/i.test(fileName) });
-      const zip = zipSync({ [fileName]: [file, { level: 0 }] });
       const m = this.metrics;
       if (m) {
         const t = result.timings;
@@ -96,10 +95,27 @@ export class InferenceService {
         m.stageSeconds.observe({ stage: 'inference' }, t.inferenceMs / 1000);
         m.stageSeconds.observe({ stage: 'runtime' }, t.runtimeMs / 1000);
         m.stageSeconds.observe({ stage: 'postprocess' }, t.postprocessMs / 1000);
-        m.stageSeconds.observe({ stage: 'encode' }, (performance.now() - t0) / 1000);
         m.windows.inc(t.windows);
       }
-      return { fileName, file, zip, result, warnings: image.warnings };
+      let file: Uint8Array | undefined;
+      let zip: Uint8Array | undefined;
+      const encode = () => {
+        const t0 = performance.now();
+        file = writeVolumeBytes(result.labels, image.format === 'nrrd' ? 'nrrd' : 'nifti', { gzip: !/\.nii$/i.test(fileName) });
+        m?.stageSeconds.observe({ stage: 'encode' }, (performance.now() - t0) / 1000);
+        return file;
+      };
+      return {
+        fileName,
+        result,
+        warnings: image.warnings,
+        get file() {
+          return file ?? encode();
+        },
+        get zip() {
+          return (zip ??= zipSync({ [fileName]: [file ?? encode(), { level: 0 }] }));
+        },
+      };
     }, opts.signal);
   }
 }

@@ -93,7 +93,7 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
     try {
       job = jobs.start(clientOf(res), async (signal, progress) => {
         const out = await runInference(prepared, { service: s, images, metrics, prepares }, admission, { signal, onProgress: (p) => progress(p.stage, p.done, p.total) });
-        return { fileName: out.fileName, format: out.input.format, geometry: out.input.geometry, region: out.result.region };
+        return { fileName: out.fileName, format: out.input.format, geometry: out.input.geometry, region: out.result.region, warnings: out.warnings };
       });
     } catch (e) {
       admission.release();
