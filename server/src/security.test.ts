@@ -343,10 +343,10 @@ describe('security findings (issue 9)', () => {
       assert.match(ok.headers.get('x-vista3d-warning') ?? '', /sform_code (is 0|and qform_code are both 0)/);
       // the viewer's jobs say the same in the job's view
       const j = (await (await post(s, '/v1/vista3d/jobs', { image: `${host.url}/nosform.nii`, prompts: { classes: ['liver'] } })).json()) as { id: string };
-      let view: { state: string; warnings?: string[] } = { state: 'queued' };
-      for (let i = 0; i < 200 && (view.state === 'queued' || view.state === 'running'); i++, await sleep(20)) view = (await (await fetch(`${s.url}/v1/vista3d/jobs/${j.id}`)).json()) as typeof view;
-      assert.equal(view.state, 'done');
-      assert.match(view.warnings?.join(' ') ?? '', /sform_code/);
+      let jobView: { state: string; warnings?: string[] } = { state: 'queued' };
+      for (let i = 0; i < 200 && (jobView.state === 'queued' || jobView.state === 'running'); i++, await sleep(20)) jobView = (await (await fetch(`${s.url}/v1/vista3d/jobs/${j.id}`)).json()) as typeof jobView;
+      assert.equal(jobView.state, 'done');
+      assert.match(jobView.warnings?.join(' ') ?? '', /sform_code/);
     } finally {
       await s.close();
     }
