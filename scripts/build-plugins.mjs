@@ -9,7 +9,11 @@ import { pathToFileURL } from 'node:url';
 
 const root = new URL('..', import.meta.url).pathname;
 
-/** What is built, and the file names the server's /plugins/ route and the mode expect. */
+/**
+ * What is built, and the file names the server's /plugins/ route and the mode expect: the contract's PLUGIN_FILES
+ * (models/src/contract/names.ts; this plain script cannot import TypeScript, server/src/viewer/routes.test.ts
+ * checks that the two agree).
+ */
 export const PLUGINS = [
   { entry: 'extension/src/index.ts', outfile: 'extension/dist/vista3d-extension.mjs' },
   { entry: 'mode/src/index.ts', outfile: 'mode/dist/vista3d-mode.mjs' },

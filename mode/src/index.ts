@@ -2,11 +2,12 @@
  * The VISTA3D OHIF mode (3.13 shape: `{ id, modeFactory }`), served as an ES module beside the extension
  * (/plugins/vista3d-mode.mjs next to /plugins/vista3d-extension.mjs). Route: /vista3d?StudyInstanceUIDs=…
  */
+import { PLUGIN_FILES } from '@vista3d/models/contract/names';
 import { id } from './id.ts';
 import { vista3dModeInstance, type ModeInstance } from './vista3dMode.ts';
 
 /** The extension sits beside this file; OHIF imports a mode's `extensions` keys, so the key is this URL. */
-export const EXTENSION_URL = new URL('./vista3d-extension.mjs', import.meta.url).href;
+export const EXTENSION_URL = new URL(`./${PLUGIN_FILES.extension}`, import.meta.url).href;
 
 interface LoadedMode {
   modeFactory?: (this: LoadedMode, args: { modeConfiguration?: unknown; loadModules: LoadModules }) => ModeInstance | Promise<ModeInstance>;

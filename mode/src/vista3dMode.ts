@@ -5,13 +5,15 @@
  * its toolbar button and hotkeys. Pure: takes the segmentation mode's instance, returns a new one.
  */
 
-/** The prompt tool (the extension's Vista3dPromptTool.toolName; also its toolbar button id). */
-export const PROMPT_TOOL_NAME = 'Vista3dPrompt';
+import { COMMANDS, PROMPT_TOOL_NAME } from '@vista3d/models/contract/names';
+
+/** The prompt tool (the extension's Vista3dPromptTool.toolName; also its toolbar button id): the contract's. */
+export { PROMPT_TOOL_NAME };
 /** MouseBindings.Primary, alone and with KeyboardBindings.Shift / Ctrl (negative points). */
 export const PROMPT_TOOL_BINDINGS = [{ mouseButton: 1 }, { mouseButton: 1, modifierKey: 16 }, { mouseButton: 1, modifierKey: 17 }];
 
-/** The extension's command names this mode binds to hotkeys (extension/src/commands/names.ts). */
-export const HOTKEY_COMMANDS = { cancel: 'vista3dCancel', undoPoint: 'vista3dUndoPoint', clearPoints: 'vista3dClearPoints' } as const;
+/** The extension's command names this mode binds to hotkeys (the contract's COMMANDS). */
+export const HOTKEY_COMMANDS = { cancel: COMMANDS.cancel, undoPoint: COMMANDS.undoPoint, clearPoints: COMMANDS.clearPoints } as const;
 
 /**
  * Hotkeys, added to OHIF's on mode enter. Esc and Ctrl+Z stay OHIF's (cancel the current tool operation,

@@ -14,7 +14,7 @@ export * from './pipeline/bundle.ts';
 export * from './pipeline/prompts.ts';
 export * from './pipeline/segment.ts';
 export * from './pipeline/work.ts';
-export * from './jobs.ts';
+export * from './contract/index.ts';
 export type { Backend, BackendOptions, GraphSession, TensorData } from './backend/types.ts';
 export { deviceCandidates, DEVICE_TABLE } from './backend/devices.ts';
 export * from './geometry/sliceStack.ts';

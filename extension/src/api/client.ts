@@ -7,6 +7,8 @@ import {
   readNifti,
   REGION_HEADER,
   regionDims,
+  InfoSchema,
+  type InferenceRequest,
   type JobView,
   type PrepareView,
   type Vec3,
@@ -15,11 +17,8 @@ import {
 import type { ServerInfo } from '../state/store.ts';
 import { EventStreamParser } from './eventStream.ts';
 
-/** The request body of the NIM (snake_case on the wire), with our point_labels extension. */
-export interface InferenceBody {
-  image: string;
-  prompts?: { classes?: (string | number)[]; points?: Record<string, number[][]>; point_labels?: Record<string, number[]> };
-}
+/** The request body of the NIM (snake_case on the wire), with our point_labels extension: the contract's. */
+export type InferenceBody = InferenceRequest;
 
 /**
  * A job's result as the server sends it to the viewer: the labels of the box of the series grid it covers, as a
@@ -111,7 +110,9 @@ export class Vista3dClient {
   }
 
   async info(): Promise<ServerInfo> {
-    return (await (await this.call('/vista3d/info')).json()) as ServerInfo;
+    const parsed = InfoSchema.safeParse(await (await this.call('/vista3d/info')).json());
+    if (!parsed.success) throw new ApiError(`The VISTA3D server's /info does not match this viewer: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return parsed.data;
   }
 
   async startJob(body: InferenceBody): Promise<JobView> {

@@ -5,7 +5,6 @@ import type { CommandContext, CornerstoneLike, DisplaySetLike } from './context.
 import { recordSegmentOrigin } from './saveSegmentation.ts';
 
 /** VISTA3D's "not processed" label, when the server's /info does not say. */
-const NOT_PROCESSED = 255;
 
 const SEGMENTATION_LABEL = 'VISTA3D';
 
@@ -42,7 +41,10 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, resul
   const lm = seg.representationData.Labelmap;
   const imageIds: string[] = lm.imageIds;
   const referenced: string[] = lm.referencedImageIds ?? ds.imageIds;
-  const notProcessed = ctx.store.get().server.info?.not_processed_value ?? NOT_PROCESSED;
+  const info = ctx.store.get().server.info;
+  if (!info) throw new Error('The VISTA3D server is not ready.');
+  // the model's not-processed value (VISTA3D's 255), from /info
+  const notProcessed = info.not_processed_value;
   const outsideMerge = uniformMerge(result.outside, rule, notProcessed);
   const present = new Set<number>();
   let changed = 0;

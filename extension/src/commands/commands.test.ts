@@ -88,6 +88,10 @@ function harness(geom: Omit<Volume, 'data'>, answer: (body: any) => Uint8Array) 
     subclasses: { '2': [14, 5] },
     no_point_prompts: [2],
     device: 'cpu',
+    version: '0',
+    supported_formats: [],
+    not_processed_value: 255,
+    zero_shot_from: 133,
   };
   let lastBody: any;
   const requests: string[] = [];

@@ -89,6 +89,10 @@ function viewer(direction: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1]) {
         subclasses: {},
         no_point_prompts: [],
         device: 'cpu',
+        version: '0',
+        supported_formats: [],
+        not_processed_value: 255,
+        zero_shot_from: 133,
       },
     },
   });

@@ -11,7 +11,6 @@ import {
 } from '@vista3d/models';
 import pkg from '../../package.json';
 import { labelColor } from '../geometry/merge.ts';
-import { FIRST_NEW_STRUCTURE } from '../panels/labels.ts';
 import type { CommandContext, CornerstoneLike } from './context.ts';
 
 /**
@@ -28,7 +27,7 @@ export function recordSegmentOrigin(ctx: CommandContext, segmentationId: string,
 }
 
 function algorithmTypeOf(ctx: CommandContext, segmentationId: string, label: number): SegmentAlgorithmType {
-  return origins.get(ctx)?.get(segmentationId)?.get(label) ?? (label >= FIRST_NEW_STRUCTURE ? 'SEMIAUTOMATIC' : 'AUTOMATIC');
+  return origins.get(ctx)?.get(segmentationId)?.get(label) ?? (label >= (ctx.store.get().server.info?.zero_shot_from ?? Infinity) ? 'SEMIAUTOMATIC' : 'AUTOMATIC');
 }
 
 /**
@@ -138,7 +137,7 @@ export function buildSegmentation(ctx: CommandContext, deps: SegmentationDeps = 
     .map(([index, s]) => [Number(index), s?.label?.trim()] as const)
     .filter(([index, label]) => present.has(index) && label)
     .map(([index, label]) => {
-      const known = index < FIRST_NEW_STRUCTURE ? info.label_dictionary[String(index)] : undefined;
+      const known = index < info.zero_shot_from ? info.label_dictionary[String(index)] : undefined;
       return {
         labelIndex: index,
         label: label!,

@@ -13,6 +13,10 @@ const info: ServerInfo = {
   subclasses: { '2': [14] },
   no_point_prompts: [2],
   device: 'cuda',
+  version: '0',
+  supported_formats: [],
+  not_processed_value: 255,
+  zero_shot_from: 133,
 };
 
 /** Renders the panel (server-side, no DOM) for a store state. */

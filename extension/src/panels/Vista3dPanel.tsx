@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'reac
 import { COMMANDS } from '../commands/names.ts';
 import type { Store, Vista3dState } from '../state/store.ts';
 import { PROMPT_TOOL_BINDINGS, PROMPT_TOOL_NAME } from '../tools/Vista3dPromptTool.ts';
-import { FIRST_NEW_STRUCTURE, GROUP_TITLES, PRESETS, groupLabels, groupOf, labelEntries, matchesQuery, pointTargets, type GroupName, type LabelEntry } from './labels.ts';
+import { GROUP_TITLES, PRESETS, groupLabels, groupOf, labelEntries, matchesQuery, pointTargets, type GroupName, type LabelEntry } from './labels.ts';
 import { PANEL_CSS } from './styles.ts';
 
 export interface Vista3dPanelProps {
@@ -234,7 +234,9 @@ function PointPrompts({ labels, state, disabled, run }: { labels: LabelEntry[]; 
   const info = state.server.info!;
   const targets = useMemo(() => groupLabels(pointTargets(labels, info)), [labels, info]);
   const target = state.pointTarget;
-  const nextNew = target !== null && target >= FIRST_NEW_STRUCTURE ? target + 1 : FIRST_NEW_STRUCTURE;
+  // the model's first new-structure index (zero-shot; VISTA3D's 133), from /info
+  const firstNew = info.zero_shot_from;
+  const nextNew = target !== null && target >= firstNew ? target + 1 : firstNew;
   const choose = (value: string) => {
     if (value === '') return;
     run(COMMANDS.setPointTarget, { label: Number(value) });
@@ -248,8 +250,8 @@ function PointPrompts({ labels, state, disabled, run }: { labels: LabelEntry[]; 
         <span>Structure to edit</span>
         <select data-testid="vista3d-point-target" data-cy="vista3d-point-target" disabled={disabled} value={target === null ? '' : String(target)} onChange={(e) => choose(e.target.value)}>
           <option value="">Choose…</option>
-          {target !== null && target >= FIRST_NEW_STRUCTURE && <option value={String(target)}>New structure {target}</option>}
-          <option value={String(nextNew)}>{target !== null && target >= FIRST_NEW_STRUCTURE ? 'Another new structure' : 'New structure'} ({nextNew})</option>
+          {target !== null && target >= firstNew && <option value={String(target)}>New structure {target}</option>}
+          <option value={String(nextNew)}>{target !== null && target >= firstNew ? 'Another new structure' : 'New structure'} ({nextNew})</option>
           {targets.map(({ group, labels: ls }) => (
             <optgroup key={group} label={GROUP_TITLES[group]}>
               {ls.map((l) => (

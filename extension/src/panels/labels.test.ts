@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { FIRST_NEW_STRUCTURE, PRESETS, groupLabels, groupOf, labelEntries, matchesQuery, pointTargets, type GroupName } from './labels.ts';
+import { PRESETS, groupLabels, groupOf, labelEntries, matchesQuery, pointTargets, type GroupName } from './labels.ts';
 
 // The real VISTA3D label table (models/vista3d/model.json), as /v1/vista3d/info would list it.
 const manifest = JSON.parse(readFileSync(new URL('../../../models/vista3d/model.json', import.meta.url), 'utf8')) as {
@@ -9,12 +9,14 @@ const manifest = JSON.parse(readFileSync(new URL('../../../models/vista3d/model.
   everything: number[];
   subclasses: Record<string, number[]>;
   noPointPrompts: number[];
+  zeroShotFrom: number;
 };
 const info = {
   labels: Object.fromEntries(Object.entries(manifest.labels).map(([id, name]) => [name, Number(id)])),
   everything: manifest.everything,
   subclasses: manifest.subclasses,
   no_point_prompts: manifest.noPointPrompts,
+  zero_shot_from: manifest.zeroShotFrom,
 };
 const labels = labelEntries(info);
 const names = (ids: number[]) => ids.map((id) => manifest.labels[String(id)]);
@@ -101,7 +103,7 @@ describe('point targets', () => {
   it('leaves out the labels without point prompts', () => {
     const ids = pointTargets(labels, info).map((l) => l.id);
     for (const id of manifest.noPointPrompts) assert.ok(!ids.includes(id), String(id));
-    assert.ok(ids.every((id) => id < FIRST_NEW_STRUCTURE));
+    assert.ok(ids.every((id) => id < manifest.zeroShotFrom));
     assert.equal(ids.length, labels.length - new Set(manifest.noPointPrompts.filter((id) => manifest.labels[String(id)])).size);
   });
 });

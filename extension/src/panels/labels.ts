@@ -102,11 +102,8 @@ export const PRESETS: Preset[] = [
   },
 ];
 
-/** The first index VISTA3D treats as a new structure (zero-shot, point prompts only). */
-export const FIRST_NEW_STRUCTURE = 133;
-
-/** Labels a click can target: every supported label except those that take no point prompts. */
-export function pointTargets(labels: readonly LabelEntry[], info: Pick<ServerInfo, 'no_point_prompts'>): LabelEntry[] {
+/** Labels a click can target: every supported label except those that take no point prompts (new structures apart). */
+export function pointTargets(labels: readonly LabelEntry[], info: Pick<ServerInfo, 'no_point_prompts' | 'zero_shot_from'>): LabelEntry[] {
   const no = new Set(info.no_point_prompts);
-  return labels.filter((l) => !no.has(l.id) && l.id < FIRST_NEW_STRUCTURE);
+  return labels.filter((l) => !no.has(l.id) && l.id < info.zero_shot_from);
 }

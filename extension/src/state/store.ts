@@ -1,18 +1,12 @@
+import type { InfoView } from '@vista3d/models';
+
 /**
  * The extension's one store: what the panel shows. Commands change it (and only commands); the panel
  * subscribes and renders. Every change notifies subscribers synchronously with the new state.
  */
-export interface ServerInfo {
-  model: { name: string; version: string; description: string };
-  labels: Record<string, number>;
-  label_dictionary: Record<string, string>;
-  everything: number[];
-  subclasses: Record<string, number[]>;
-  no_point_prompts: number[];
-  device: string;
-  /** The label of voxels a point prompt did not process (255 for VISTA3D). */
-  not_processed_value?: number;
-}
+
+/** /v1/vista3d/info as the server describes it (the contract's InfoSchema). */
+export type ServerInfo = InfoView;
 
 export type ServerStatus = 'unknown' | 'unreachable' | 'loading' | 'ready';
 

@@ -1,9 +1,10 @@
+import { PROMPT_TOOL_NAME } from '@vista3d/models';
 import { COMMANDS } from '../commands/names.ts';
 import type { CornerstoneToolsLike, CsEnabledElement, CsViewport } from '../ohif.ts';
 import type { PromptPoint, Vista3dState } from '../state/store.ts';
 
 /** The tool's name in Cornerstone3D's registry, the tool groups and the toolbar (button id). */
-export const PROMPT_TOOL_NAME = 'Vista3dPrompt';
+export { PROMPT_TOOL_NAME };
 
 /**
  * Mouse bindings when active: the primary button, alone and with Shift or Ctrl (negative points), so that no

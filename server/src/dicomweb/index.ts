@@ -12,7 +12,9 @@ import { dicomwebProxyRouter } from './proxy.ts';
 import { embeddedDicomwebRouter } from './routes.ts';
 import { DicomStore } from './store.ts';
 
-export const DICOMWEB_ROOT = '/dicomweb';
+import { DICOMWEB_ROOT } from '@vista3d/models';
+
+export { DICOMWEB_ROOT };
 
 export interface Dicomweb {
   /** The embedded store (null when DICOMWEB_URL is set). */

@@ -83,6 +83,10 @@ describe('/v1 API (NIM compatible)', () => {
     assert.deepEqual(info.everything, [1, 3, 6]);
     assert.equal(info.device, 'cpu');
     assert.deepEqual(info.supported_formats, ['.nii', '.nii.gz', '.nrrd', '.dcm']);
+    // the contract's InfoSchema is what the viewer parses: the server's answer fits it
+    const { InfoSchema } = await import('@vista3d/models');
+    const parsed = InfoSchema.parse(info);
+    assert.deepEqual([parsed.not_processed_value, parsed.zero_shot_from], [255, 133]);
   });
 
   it("answers NVIDIA's documented request with a zip of one NIfTI on the input's grid", async () => {

@@ -64,6 +64,7 @@ export function v1Router(deps: AppDeps): Router {
       supported_formats: config.images.supportedExtensions,
       device: s.pipeline.device,
       not_processed_value: m.notProcessedValue,
+      zero_shot_from: m.zeroShotFrom,
     });
   });
 

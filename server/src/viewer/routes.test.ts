@@ -141,3 +141,12 @@ describe('mountViewer (VIEWER, VIEWER_DIST)', () => {
     assert.throws(() => loadConfig({ VIEWER: 'maybe' }), /VIEWER="maybe"/);
   });
 });
+
+describe('plugin file names: one contract', () => {
+  it('scripts/build-plugins.mjs writes the files the contract names (the server serves, the mode imports)', async () => {
+    const script = new URL('../../../scripts/build-plugins.mjs', import.meta.url).href; // plain JS, no typings
+    const { PLUGINS } = (await import(script)) as { PLUGINS: { outfile: string }[] };
+    const { PLUGIN_FILES } = await import('@vista3d/models');
+    assert.deepEqual(PLUGINS.map((p) => p.outfile.split('/').pop()).sort(), Object.values(PLUGIN_FILES).sort());
+  });
+});

@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
+import { DICOMWEB_ROOT, PLUGIN_FILES, PLUGINS_PATH } from '@vista3d/models';
 
 /**
  * The OHIF viewer, same-origin with the API and /dicomweb: the prebuilt @ohif/app dist at / (SPA), our generated
  * /app-config.js, and the VISTA3D plugins (ES modules the viewer imports at run time) under /plugins/.
  */
 
-/** File names of the built plugins (scripts/build-plugins.mjs writes them; the mode finds the extension beside itself). */
-export const PLUGIN_FILES = { extension: 'vista3d-extension.mjs', mode: 'vista3d-mode.mjs' } as const;
-export const PLUGINS_PATH = '/plugins/';
+/** File names of the built plugins (scripts/build-plugins.mjs writes them; the mode finds the extension beside itself): the contract's. */
+export { PLUGIN_FILES, PLUGINS_PATH };
 
 export interface ViewerRoutesOptions {
   /** The prebuilt OHIF viewer: @ohif/app's dist/ (index.html, app bundles, built-in extensions and modes). */
@@ -25,7 +25,7 @@ export interface ViewerRoutesOptions {
 }
 
 /** OHIF's `window.config` for this server: our DICOMweb at /dicomweb, our extension and mode, no worklist filter. */
-export function viewerConfig({ pluginsPath = PLUGINS_PATH, dicomwebRoot = '/dicomweb' }: { pluginsPath?: string; dicomwebRoot?: string } = {}) {
+export function viewerConfig({ pluginsPath = PLUGINS_PATH, dicomwebRoot = DICOMWEB_ROOT }: { pluginsPath?: string; dicomwebRoot?: string } = {}) {
   return {
     routerBasename: '/',
     showStudyList: true,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Vec3 } from './geometry/volume.ts';
+import type { Vec3 } from '../geometry/volume.ts';
 
 /**
  * The wire contract of the server's jobs API (`/v1/vista3d/jobs`, `/v1/vista3d/prepare`, beside the NIM's
