@@ -8,6 +8,7 @@
  * Both must leave the same labelmap (checked). Run: node --import tsx extension/test/apply.bench.ts
  */
 import assert from 'node:assert/strict';
+import { referenceMerge } from './support/referenceMerge.ts';
 import { gunzipSync } from 'fflate';
 import { cropToRegion, indexToWorld, readNifti, regionSubVolume, regionToVolume, writeNifti, type Vec3, type Volume } from '@vista3d/models';
 import { gzipSync } from 'node:zlib';
@@ -54,19 +55,7 @@ function before(images: Map<string, Uint8Array>, gz: Uint8Array, rule: MergeRule
   for (const id of imageIds) {
     const incoming = sampleOnPlane(v, planeFromMeta(id, meta(id)), rule.kind === 'point' ? notProcessed : 0);
     const current = images.get(`lm:${id}`)!;
-    for (let p = 0; p < incoming.length; p++) {
-      const was = current[p];
-      const got = incoming[p];
-      let next = was;
-      if (rule.kind === 'classes') {
-        if (rule.labels.has(was)) next = 0;
-        if (got !== 0 && got !== notProcessed && rule.labels.has(got)) next = got;
-      } else if (got !== notProcessed) {
-        if (got === rule.label) next = got;
-        else if (was === rule.label) next = 0;
-      }
-      current[p] = next;
-    }
+    referenceMerge(current, incoming, rule, notProcessed);
     for (let p = 0; p < current.length; p++) if (current[p]) held.add(current[p]);
   }
 }

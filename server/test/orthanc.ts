@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,13 +133,15 @@ export interface CountingProxy {
 
 /**
  * An HTTP proxy in front of `target` that records every request (method, path, headers). When the target is
- * down it drops the connection, as a PACS that cannot be reached would.
+ * down it drops the connection, as a PACS that cannot be reached would. `answer` may answer a request itself
+ * (e.g. a PACS that refuses some requests): return true when it did.
  */
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+export async function startCountingProxy(target: string, answer: (req: IncomingMessage, res: ServerResponse) => boolean = () => false): Promise<CountingProxy> {
   const requests: SeenRequest[] = [];
   const t = new URL(target);
   const server: Server = createHttpServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    if (answer(req, res)) return;
     const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { referenceMerge } from '../../test/support/referenceMerge.ts';
 import { describe, it } from 'node:test';
 import { cropToRegion, indexToWorld, regionSubVolume, writeNifti, type LabelRegion, type Mat3, type Vec3, type Volume } from '@vista3d/models';
 import { planeFromMeta, sampleOnPlane } from '../geometry/planes.ts';
@@ -252,22 +253,6 @@ describe('VISTA3D commands (stub services, stub server)', () => {
   });
 });
 
-/** The merge as it was before results came as regions (Set.has per voxel, the whole image): the reference. */
-function referenceMerge(current: Uint8Array, incoming: Uint8Array, rule: { kind: 'classes'; labels: ReadonlySet<number> } | { kind: 'point'; label: number }, notProcessed = 255) {
-  for (let p = 0; p < incoming.length; p++) {
-    const was = current[p];
-    const got = incoming[p];
-    let next = was;
-    if (rule.kind === 'classes') {
-      if (rule.labels.has(was)) next = 0;
-      if (got !== 0 && got !== notProcessed && rule.labels.has(got)) next = got;
-    } else if (got !== notProcessed) {
-      if (got === rule.label) next = got;
-      else if (was === rule.label) next = 0;
-    }
-    current[p] = next;
-  }
-}
 
 function lcg(seed: number) {
   let x = seed >>> 0;

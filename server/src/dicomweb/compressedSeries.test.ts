@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import dicomParser from 'dicom-parser';
 import { unzipSync } from 'fflate';
@@ -26,25 +24,12 @@ const AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=
  * A PACS that does not transcode: Orthanc behind a proxy that answers 406 to every retrieve asking for explicit
  * VR little endian, and passes the rest on. Records what it was asked.
  */
-async function startNonTranscodingProxy(target: string): Promise<CountingProxy> {
-  const requests: SeenRequest[] = [];
-  const t = new URL(target);
-  const server: Server = createServer((req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    if (/transfer-syntax=1\.2\.840\.10008\.1\.2\.1(\s*[;,]|$)/.test(String(req.headers.accept ?? ''))) {
-      res.writeHead(406, { 'content-type': 'text/plain' }).end('this PACS sends instances as stored');
-      return;
-    }
-    const up = httpRequest({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
+function startNonTranscodingProxy(target: string): Promise<CountingProxy> {
+  return startCountingProxy(target, (req, res) => {
+    if (!/transfer-syntax=1\.2\.840\.10008\.1\.2\.1(\s*[;,]|$)/.test(String(req.headers.accept ?? ''))) return false;
+    res.writeHead(406, { 'content-type': 'text/plain' }).end('this PACS sends instances as stored');
+    return true;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) };
 }
 
 /** A CT phantom with air around it: edges, flat runs and noise, as the codecs meet them in real series. */
