@@ -5,9 +5,6 @@ import type { CommandContext, DisplaySetLike } from './context.ts';
 import { activeImageDisplaySet } from './context.ts';
 import { finishJob, runJob } from './runJob.ts';
 
-/** The first index of "a new structure" (zero-shot) in VISTA3D. */
-export const NEW_STRUCTURE = 133;
-
 export function setPointTarget(ctx: CommandContext, { label }: { label: number }): void {
   ctx.store.set({ pointTarget: label, points: [], error: null });
 }
