@@ -81,7 +81,8 @@ describe('server lifecycle', () => {
   });
 
   it('jobs: progress window by window, the result as a zip or a file, cancel, 404', async () => {
-    const s = await startTestServer(t);
+    // no per-image state: the second job must run its windows again, long enough to be cancelled while it runs
+    const s = await startTestServer(t, { FEATURE_CACHE_BYTES: '0', PREPARED_CACHE_BYTES: '0' });
     const json = { 'content-type': 'application/json' };
     try {
       const started = await fetch(`${s.url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ image: 'big.nii.gz', prompts: { classes: ['liver'] } }) });

