@@ -4,7 +4,10 @@
  * or crashed (any other exception). The parent times each read: a worker that does not answer is a hang.
  */
 import { parentPort } from 'node:worker_threads';
-import { ModelsError, readDicomSeries, readVolumeBytes, type ReadLimits, type Volume } from '@vista3d/models';
+import { loadDicomDecoders, ModelsError, readDicomSeries, readVolumeBytes, type ReadLimits, type Volume } from '@vista3d/models';
+
+// The synchronous DICOM reader needs the wasm decoders started once, as the server's async reader does itself.
+await loadDicomDecoders();
 
 export type ReadRequest =
   | { id: number; kind: 'volume'; name: string; bytes: Uint8Array; limits: ReadLimits }
