@@ -84,6 +84,12 @@ const EnvSchema = z.object({
   BODY_TIMEOUT_MS: int(1000).default(120_000),
   /** Most simultaneous client connections. */
   MAX_CONNECTIONS: int(1).default(256),
+  /** Event streams and waiting result requests (…/events, …/result?wait) open at once, per client and in all: 429 / 503 beyond. */
+  MAX_OPEN_STREAMS_PER_CLIENT: int(1).default(8),
+  MAX_OPEN_STREAMS: int(1).default(512),
+  /** Images being prepared (/v1/vista3d/prepare) at once, in all and per client: 503 / 429 beyond. */
+  MAX_PREPARES: int(1).default(8),
+  MAX_PREPARES_PER_CLIENT: int(1).default(4),
   /** Most entries in a DICOMweb list parameter (frames, includefield, …). */
   MAX_LIST_ENTRIES: int(1).default(1024),
   /** Bytes of encoder features kept between requests on the same image (LRU; the next click runs only the heads); 0 disables. */
@@ -162,6 +168,8 @@ export interface Config {
   bodyTimeoutMs: number;
   maxConnections: number;
   maxListEntries: number;
+  streams: { perClient: number; total: number };
+  prepares: { maxOutstanding: number; maxPerClient: number };
   featureCacheBytes: number;
   preparedCacheBytes: number;
   maxPointWindows: number;
@@ -267,6 +275,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyTimeoutMs: e.BODY_TIMEOUT_MS,
     maxConnections: e.MAX_CONNECTIONS,
     maxListEntries: e.MAX_LIST_ENTRIES,
+    streams: { perClient: Math.min(e.MAX_OPEN_STREAMS_PER_CLIENT, e.MAX_OPEN_STREAMS), total: e.MAX_OPEN_STREAMS },
+    prepares: { maxOutstanding: e.MAX_PREPARES, maxPerClient: Math.min(e.MAX_PREPARES_PER_CLIENT, e.MAX_PREPARES) },
     featureCacheBytes: e.FEATURE_CACHE_BYTES,
     preparedCacheBytes: e.PREPARED_CACHE_BYTES,
     maxPointWindows: e.MAX_POINT_WINDOWS,

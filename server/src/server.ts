@@ -9,7 +9,7 @@ import { REPO_ROOT, type Config } from './config.ts';
 import { createDicomweb } from './dicomweb/index.ts';
 import { ImageSource } from './images/imageSource.ts';
 import { JobRegistry } from './inference/jobs.ts';
-import { PrepareRegistry } from './inference/prepare.ts';
+import { DEFAULT_PREPARE_LIMITS, PrepareRegistry } from './inference/prepare.ts';
 import { InferenceService } from './inference/service.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -46,7 +46,7 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     mountViewer(a, config, log); // last: its SPA fallback answers what no router took
   };
   const jobs = new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs }, (jobId, e) => log.error('job failed', { jobId, error: (e as Error)?.stack ?? String(e) }));
-  const prepares = new PrepareRegistry();
+  const prepares = new PrepareRegistry({ ...DEFAULT_PREPARE_LIMITS, ...config.prepares });
   const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes, jobs, prepares });
   const server = await new Promise<Server>((resolve, reject) => {
     // Express 5 hands listen errors (port taken) to this callback instead of throwing

@@ -14,7 +14,10 @@ import { unzipSync } from 'fflate';
 import { cropToRegion, indexToWorld, parseRegionHeader, readNifti, regionDims, regionToVolume, writeNifti, type Vec3, type Volume } from '@vista3d/models';
 import { makeTestEnv, startFileServer, startTestServer, type FileServer, type TestEnv } from '../../test/support.ts';
 import type { RunningServer } from '../server.ts';
-import { MAX_HELD_PER_CLIENT } from './jobs.ts';
+import { loadConfig } from '../config.ts';
+
+/** MAX_OPEN_STREAMS_PER_CLIENT's default: event streams and waiting result requests one client may hold open. */
+const MAX_HELD_PER_CLIENT = loadConfig({}).streams.perClient;
 
 const json = { 'content-type': 'application/json' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

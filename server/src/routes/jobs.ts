@@ -30,9 +30,6 @@ import { acceptsGzip, attachment, clientOf, clientSignal, describeIssues, parseI
 
 const gzipAsync = promisify(gzip);
 
-/** Event streams and waiting result requests one client may hold open at once, and all clients together. */
-export const MAX_HELD_PER_CLIENT = 8;
-export const MAX_HELD_TOTAL = 512;
 /** Progress events of one stream are at least this far apart (the last change is always sent). */
 export const EVENT_MIN_INTERVAL_MS = 50;
 
@@ -63,7 +60,7 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
   const { config, images, metrics } = deps;
   const r = Router();
   const jobs = deps.jobs ?? new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
-  const held = new HeldRequests(MAX_HELD_PER_CLIENT, MAX_HELD_TOTAL);
+  const held = new HeldRequests(config.streams.perClient, config.streams.total);
   const hold = (res: Response) =>
     held.take(clientOf(res), (why, n) =>
       why === 'client'

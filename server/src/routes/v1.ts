@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { openApiDocument } from '../http/openapi.ts';
-import { PrepareRegistry } from '../inference/prepare.ts';
+import { DEFAULT_PREPARE_LIMITS, PrepareRegistry } from '../inference/prepare.ts';
 import { prepareInference, runInference } from '../inference/run.ts';
 import { jobsRouter } from './jobs.ts';
 import { attachment, clientSignal, parseInferenceRequest } from './requests.ts';
@@ -20,7 +20,7 @@ export function warningHeader(warnings: readonly string[]): string {
 
 export function v1Router(deps: AppDeps): Router {
   const { config, state, images, metrics } = deps;
-  const prepares = deps.prepares ?? new PrepareRegistry();
+  const prepares = deps.prepares ?? new PrepareRegistry({ ...DEFAULT_PREPARE_LIMITS, ...config.prepares });
   const r = Router();
   r.use((req, res, next) => {
     res.locals.routeBase = req.baseUrl;
