@@ -24,7 +24,7 @@ export async function runJob(ctx: CommandContext, kind: JobState['kind'], body: 
   const show = (v: JobView) => {
     if (!current()) return;
     // 'done' only once the caller has written the result into the labelmap (finishJob)
-    store.set({ job: v.state === 'done' ? { kind, state: 'running', stage: 'writing', done: v.total, total: v.total } : { kind, state: v.state, stage: v.stage, done: v.done, total: v.total } });
+    store.set({ job: v.state === 'done' ? { kind, state: 'running', stage: 'writing', done: v.total, total: v.total } : { kind, state: v.state, stage: v.stage, done: v.done, total: v.total, ...(v.queue_position ? { queuePosition: v.queue_position } : {}) } });
   };
   void followProgress(ctx, job.id, show, watch.signal, pollMs);
   try {

@@ -69,6 +69,13 @@ describe('the VISTA3D panel', () => {
     assert.match(tag(html, 'vista3d-save'), /disabled/);
   });
 
+  it('a waiting job says its place in the server\'s queue', () => {
+    const at = (queuePosition?: number) => render({ server: { status: 'ready', info }, job: { kind: 'points', state: 'queued', stage: 'queued', done: 0, total: 0, ...(queuePosition ? { queuePosition } : {}) } });
+    assert.match(at(3), /waiting: 2 ahead in the queue/);
+    assert.match(at(1), /next in the queue/);
+    assert.match(at(), /waiting for the server/);
+  });
+
   it('after a job: results can be saved and downloaded; failures and errors are shown', () => {
     const done = render({ server: { status: 'ready', info }, segmentationId: 'seg-1', job: { kind: 'points', state: 'done', stage: '', done: 1, total: 1 }, notice: 'Saved to the PACS.' });
     assert.doesNotMatch(tag(done, 'vista3d-save'), /disabled/);

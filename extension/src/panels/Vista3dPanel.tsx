@@ -95,7 +95,8 @@ function JobProgress({ state, onCancel }: { state: Vista3dState; onCancel(): voi
   const active = job.state === 'queued' || job.state === 'running';
   const pct = job.total > 0 ? Math.round((100 * Math.min(job.done, job.total)) / job.total) : 0;
   const what = job.kind === 'classes' ? 'Segmenting' : 'Point prompt';
-  const stateText = job.state === 'queued' ? 'waiting for the server' : job.state === 'running' ? job.stage || 'running' : job.state;
+  const waiting = job.queuePosition === 1 ? 'next in the queue' : job.queuePosition ? `waiting: ${job.queuePosition - 1} ahead in the queue` : 'waiting for the server';
+  const stateText = job.state === 'queued' ? waiting : job.state === 'running' ? job.stage || 'running' : job.state;
   return (
     <section className="v3d-section" data-testid="vista3d-job" data-state={job.state}>
       <div className="v3d-row v3d-between">

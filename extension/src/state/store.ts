@@ -17,6 +17,8 @@ export interface JobState {
   done: number;
   total: number;
   error?: string;
+  /** While it waits for the device: 1 = next to run. */
+  queuePosition?: number;
 }
 
 export interface PromptPoint {

@@ -17,6 +17,8 @@ export const JobViewSchema = z.object({
   file_name: z.string().optional(),
   /** What the server's image reader assumed (a NIfTI geometry fallback, NaN voxels), once done. */
   warnings: z.array(z.string()).optional(),
+  /** While it waits for the device: 1 = next to run (interactive prompts go before batch work, clients in turn). */
+  queue_position: z.number().int().positive().optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
 

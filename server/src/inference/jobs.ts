@@ -44,6 +44,8 @@ export interface Job extends Omit<JobView, 'file_name'> {
   result?: StoredResult;
   abort: AbortController;
   finishedAt?: number;
+  /** Its place in the device's queue while it waits. */
+  position?: () => number | undefined;
   fetchedAt?: number;
 }
 
@@ -102,14 +104,14 @@ export class JobRegistry {
    * Starts `work` as a job of `client`, or throws 503 (registry or result store full) / 429 (this client's share
    * used) before any work. `work` gets the job's signal (cancel, timeout) and a progress callback.
    */
-  start(client: string, work: (signal: AbortSignal, progress: (stage: string, done: number, total: number) => void) => Promise<JobOutput>): Job {
+  start(client: string, work: (signal: AbortSignal, progress: (stage: string, done: number, total: number) => void) => Promise<JobOutput>, position?: () => number | undefined): Job {
     this.prune();
     const retry = { 'Retry-After': '30' };
     if (this.jobs.size >= this.limits.maxJobs) throw new HttpError(503, 'too_many_jobs', `the server holds ${this.jobs.size} jobs, its limit (MAX_JOBS); retry when results have been fetched or have expired`, retry);
     if (this.stored >= this.limits.storeBytes) throw new HttpError(503, 'result_store_full', `the server's result store is full (${this.stored} of ${this.limits.storeBytes} bytes, RESULT_STORE_BYTES); retry later`, retry);
     const mine = [...this.jobs.values()].filter((j) => j.client === client).length;
     if (mine >= this.limits.maxPerClient) throw new HttpError(429, 'too_many_jobs_for_client', `you hold ${mine} jobs, the limit per client (MAX_JOBS_PER_CLIENT); fetch or cancel some first`, retry);
-    const job: Job = { id: randomUUID(), client, state: 'queued', stage: 'queued', done: 0, total: 0, abort: new AbortController() };
+    const job: Job = { id: randomUUID(), client, state: 'queued', stage: 'queued', done: 0, total: 0, abort: new AbortController(), position };
     this.jobs.set(job.id, job);
     const timeout = AbortSignal.timeout(this.limits.timeoutMs);
     const signal = AbortSignal.any([job.abort.signal, timeout]);
@@ -265,5 +267,11 @@ export class JobRegistry {
 
 /** The public view of a job (no result bytes, no client). */
 export function describeJob(j: Job): JobView {
-  return { id: j.id, state: j.state, stage: j.stage, done: j.done, total: j.total, ...(j.error ? { error: j.error } : {}), ...(j.result ? { file_name: j.result.fileName } : {}), ...(j.warnings ? { warnings: j.warnings } : {}) };
+  return { id: j.id, state: j.state, stage: j.stage, done: j.done, total: j.total, ...(j.error ? { error: j.error } : {}), ...(j.result ? { file_name: j.result.fileName } : {}), ...(j.warnings ? { warnings: j.warnings } : {}), ...queuePosition(j) };
+}
+
+/** Where a job waits for the device (1 = next), while it waits. */
+function queuePosition(j: Job): { queue_position?: number } {
+  const p = j.state === 'queued' ? j.position?.() : undefined;
+  return p ? { queue_position: p } : {};
 }

@@ -72,3 +72,37 @@ describe('JobQueue', () => {
     assert.equal(await b, 'b');
   });
 });
+
+describe('JobQueue priorities and fairness', () => {
+  it('interactive work goes before batch work; within a priority each client in turn; positions say the order', async () => {
+    const q = new JobQueue(10);
+    const order: string[] = [];
+    const gate = deferred();
+    const first = q.run(() => gate.promise, undefined, { priority: 'batch', client: 'script' });
+    const waiting: Promise<unknown>[] = [];
+    const admitted: { name: string; a: ReturnType<JobQueue['admit']> }[] = [];
+    // admitted in this order: two batch calls, then alice's burst of three clicks, then one click of bob's
+    for (const [name, priority, client] of [
+      ['batch-1', 'batch', 'script'],
+      ['batch-2', 'batch', 'script'],
+      ['alice-1', 'interactive', 'alice'],
+      ['alice-2', 'interactive', 'alice'],
+      ['alice-3', 'interactive', 'alice'],
+      ['bob-1', 'interactive', 'bob'],
+    ] as const) {
+      const a = q.admit({ priority, client });
+      admitted.push({ name, a });
+      waiting.push(a.run(async () => void order.push(name)));
+    }
+    // alice was served (her first click) before bob asked: bob goes next after it, then alice again
+    assert.deepEqual(
+      admitted.map(({ name, a }) => [name, a.position()]),
+      [['batch-1', 5], ['batch-2', 6], ['alice-1', 1], ['alice-2', 3], ['alice-3', 4], ['bob-1', 2]],
+    );
+    gate.resolve();
+    await first;
+    await Promise.all(waiting);
+    assert.deepEqual(order, ['alice-1', 'bob-1', 'alice-2', 'alice-3', 'batch-1', 'batch-2']);
+    assert.equal(admitted[0].a.position(), undefined, 'no position once it ran');
+  });
+});

@@ -8,19 +8,43 @@ import { HttpError } from '../http/errors.ts';
 export interface Admission {
   run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   release(): void;
+  /** 1 for the next to run, 2 after it…, while this place waits for the device; undefined once it runs (or before it asked). */
+  position(): number | undefined;
+}
+
+/** Interactive work (the viewer's prompts) goes before batch work (NIM endpoint calls). */
+export type Priority = 'interactive' | 'batch';
+
+/** Who waits and how urgently: the device serves the most urgent first, and within it each client in turn. */
+export interface AdmitOptions {
+  priority?: Priority;
+  /** API key, user or address: one client's burst cannot starve another's prompts. */
+  client?: string;
+}
+
+interface Pending {
+  start?: () => void;
+  priority: Priority;
+  client: string;
+  seq: number;
 }
 
 const cancelled = (what: string) => new HttpError(499, 'cancelled', `the client went away ${what}`);
 
 /**
  * One job at a time (per device). At most `depth` requests are admitted besides the running one — loading their
- * image or waiting for the device; beyond that, 503 with Retry-After. A request whose signal aborts while waiting
+ * image or waiting for the device; beyond that, 503 with Retry-After. The device takes interactive work before
+ * batch work, and within each the clients in turn (AdmitOptions). A request whose signal aborts while waiting
  * leaves the queue; a running job sees the signal itself.
  */
 export class JobQueue {
   private running = false;
   /** Admitted, not yet running, in admission order; `start` is set once the request asked to run. */
-  private readonly pending: { start?: () => void }[] = [];
+  private readonly pending: Pending[] = [];
+  private seq = 0;
+  /** When each client was last served (a counter): the one served longest ago goes first within a priority. */
+  private readonly lastServed = new Map<string, number>();
+  private served = 0;
   constructor(
     private readonly depth: number,
     private readonly onDepthChange: (waiting: number, running: number) => void = () => undefined,
@@ -32,11 +56,11 @@ export class JobQueue {
   }
 
   /** Takes a place or throws 503 (synchronously: before the caller does any work). */
-  admit(): Admission {
+  admit(opts: AdmitOptions = {}): Admission {
     if (this.pending.length >= this.depth + (this.running ? 0 : 1)) {
       throw new HttpError(503, 'overloaded', `the server is busy: ${this.pending.length} requests are already waiting; retry later`, { 'Retry-After': String(this.retryAfterSeconds) });
     }
-    const entry: { start?: () => void } = {};
+    const entry: Pending = { priority: opts.priority ?? 'batch', client: opts.client ?? '', seq: this.seq++ };
     this.pending.push(entry);
     this.report();
     let state: 'admitted' | 'running' | 'released' = 'admitted';
@@ -50,6 +74,10 @@ export class JobQueue {
     };
     return {
       release,
+      position: () => {
+        if (state !== 'admitted' || !entry.start) return undefined;
+        return this.ready().indexOf(entry) + 1 || undefined;
+      },
       run: <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
         if (state !== 'admitted') return Promise.reject(new Error(`admission already ${state}`));
         if (signal?.aborted) {
@@ -64,6 +92,7 @@ export class JobQueue {
           entry.start = () => {
             signal?.removeEventListener('abort', onAbort);
             state = 'running';
+            this.lastServed.set(entry.client, ++this.served);
             this.running = true;
             this.report();
             fn().then(resolve, reject).finally(() => {
@@ -80,23 +109,49 @@ export class JobQueue {
   }
 
   /** admit() and run() in one: for work that needs no preparation. */
-  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal, opts: AdmitOptions = {}): Promise<T> {
     if (signal?.aborted) return Promise.reject(cancelled('before its turn'));
     let a: Admission;
     try {
-      a = this.admit();
+      a = this.admit(opts);
     } catch (e) {
       return Promise.reject(e);
     }
     return a.run(fn, signal);
   }
 
-  /** Starts the first admitted request that is ready to run, when the device is free. */
+  /**
+   * The requests ready to run, in the order the device takes them: interactive before batch; within a priority,
+   * the client served longest ago first (round robin across clients); within a client, first admitted first.
+   */
+  private ready(): Pending[] {
+    const rank = (p: Priority) => (p === 'interactive' ? 0 : 1);
+    const left = this.pending.filter((e) => e.start);
+    // as the device will take them: each pick makes its client the most recently served
+    const served = new Map(this.lastServed);
+    let clock = this.served;
+    const order: Pending[] = [];
+    while (left.length) {
+      let best = 0;
+      for (let i = 1; i < left.length; i++) {
+        const a = left[i];
+        const b = left[best];
+        const d = rank(a.priority) - rank(b.priority) || (served.get(a.client) ?? 0) - (served.get(b.client) ?? 0) || a.seq - b.seq;
+        if (d < 0) best = i;
+      }
+      const [e] = left.splice(best, 1);
+      served.set(e.client, ++clock);
+      order.push(e);
+    }
+    return order;
+  }
+
+  /** Starts the request whose turn it is, when the device is free. */
   private next(): void {
     if (this.running) return;
-    const i = this.pending.findIndex((e) => e.start);
-    if (i < 0) return;
-    const [e] = this.pending.splice(i, 1);
+    const [e] = this.ready();
+    if (!e) return;
+    this.pending.splice(this.pending.indexOf(e), 1);
     e.start!();
   }
 

@@ -85,13 +85,14 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
     const body = parseInferenceRequest(req.body);
     const s = service();
     const prepared = await prepareInference(body, s, config);
-    const admission = s.queue.admit();
+    // the viewer's prompts are interactive; "everything" (no prompts) is batch work
+    const admission = s.queue.admit({ priority: body.prompts ? 'interactive' : 'batch', client: clientOf(res) });
     let job: Job;
     try {
       job = jobs.start(clientOf(res), async (signal, progress) => {
         const out = await runInference(prepared, { service: s, images, metrics, prepares }, admission, { signal, onProgress: (p) => progress(p.stage, p.done, p.total) });
         return { fileName: out.fileName, format: out.input.format, geometry: out.input.geometry, region: out.result.region, warnings: out.warnings };
-      });
+      }, admission.position);
     } catch (e) {
       admission.release();
       throw e;

@@ -5,7 +5,7 @@ import { openApiDocument } from '../http/openapi.ts';
 import { DEFAULT_PREPARE_LIMITS, PrepareRegistry } from '../inference/prepare.ts';
 import { prepareInference, runInference } from '../inference/run.ts';
 import { jobsRouter } from './jobs.ts';
-import { attachment, clientSignal, parseInferenceRequest } from './requests.ts';
+import { attachment, clientOf, clientSignal, parseInferenceRequest } from './requests.ts';
 
 export { parseInferenceRequest };
 
@@ -72,8 +72,9 @@ export function v1Router(deps: AppDeps): Router {
     const body = parseInferenceRequest(req.body);
     const s = service();
     const prepared = await prepareInference(body, s, config);
-    // a place in the queue before any download: a full queue is a 503 now, not after the image arrived
-    const admission = s.queue.admit();
+    // a place in the queue before any download: a full queue is a 503 now, not after the image arrived; NIM calls
+    // are batch work, behind the viewer's prompts
+    const admission = s.queue.admit({ priority: 'batch', client: clientOf(res) });
     const out = await runInference(prepared, { service: s, images, metrics, prepares }, admission, { signal: clientSignal(req, res) });
     if (out.warnings.length) {
       deps.log.warn('image read with assumptions', { requestId: res.locals.requestId, warnings: out.warnings });
