@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { closestOrientation, makeModelGrid, modelToSourceIndex, sourcePointToModel } from './modelGrid.ts';
 import { indexToWorld, type Mat3, type Vec3 } from './volume.ts';
-import { INSIDE, labelsToSource, logitsToSourceMask, NOT_PROCESSED, OUTSIDE, resampleToModel } from '../pipeline/resample.ts';
+import { INSIDE, labelsToSource, logitsToSourceRegion, NOT_PROCESSED, OUTSIDE, resampleToModel } from '../pipeline/resample.ts';
+import { regionToVolume } from './region.ts';
 
 describe('closestOrientation', () => {
   const table: [string, Mat3, string, Vec3, Vec3][] = [
@@ -74,7 +75,9 @@ describe('model grid', () => {
       logits[o] = field(u.map((v, t) => v + box.lo[t]));
       processed[o] = u[2] < bd[2] - 1 ? 1 : 0; // the last model slice ran no window
     }
-    const mask = logitsToSourceMask(logits, processed, box, g, 0);
+    const r = logitsToSourceRegion(logits, processed, box, g, 0);
+    // the region on the whole original grid: NOT_PROCESSED outside it
+    const mask = regionToVolume({ lo: r.lo, hi: r.hi, data: r.mask, outside: NOT_PROCESSED }, fine).data;
     const seen = { [NOT_PROCESSED]: 0, [OUTSIDE]: 0, [INSIDE]: 0 };
     for (let o = 0; o < mask.length; o++) {
       const ijk = [o % fine.dims[0], Math.floor(o / fine.dims[0]) % fine.dims[1], Math.floor(o / (fine.dims[0] * fine.dims[1]))];

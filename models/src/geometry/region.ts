@@ -13,6 +13,11 @@ export interface LabelRegion {
   outside: number;
 }
 
+/** The region of a result that covers nothing: every voxel is `outside`. */
+export function emptyRegion(outside: number): LabelRegion {
+  return { lo: [0, 0, 0], hi: [0, 0, 0], data: new Uint8Array(0), outside };
+}
+
 export function regionDims(r: Pick<LabelRegion, 'lo' | 'hi'>): Vec3 {
   return [r.hi[0] - r.lo[0], r.hi[1] - r.lo[1], r.hi[2] - r.lo[2]];
 }
@@ -56,15 +61,15 @@ export function cropToRegion(data: Uint8Array, dims: Vec3, outside: number): Lab
         if (k < lo[2]) lo[2] = k;
         if (k >= hi[2]) hi[2] = k + 1;
       }
-  if (hi[0] === 0) return { lo: [0, 0, 0], hi: [0, 0, 0], data: new Uint8Array(0), outside };
+  if (hi[0] === 0) return emptyRegion(outside);
   return { lo, hi, data: extractBox(data, dims, lo, hi), outside };
 }
 
-/** The voxels of box [lo, hi) of a full-grid array (i fastest, dims `dims`), i fastest. */
-export function extractBox(data: Uint8Array, dims: Vec3, lo: Vec3, hi: Vec3): Uint8Array {
+/** The voxels of box [lo, hi) of an array (fastest axis first, dims `dims`), in the same layout, same type. */
+export function extractBox<T extends Uint8Array | Float32Array>(data: T, dims: Vec3, lo: Vec3, hi: Vec3): T {
   const [nx, ny] = dims;
   const [bx, by, bz] = [hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]];
-  const out = new Uint8Array(bx * by * bz);
+  const out = new (data.constructor as new (n: number) => T)(bx * by * bz);
   for (let z = 0; z < bz; z++)
     for (let y = 0; y < by; y++) {
       const src = lo[0] + nx * (lo[1] + y + ny * (lo[2] + z));

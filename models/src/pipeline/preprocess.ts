@@ -1,7 +1,8 @@
 import { makeModelGrid, sourceToModelIndex, type ModelGrid } from '../geometry/modelGrid.ts';
+import { extractBox } from '../geometry/region.ts';
 import type { Vec3, Volume } from '../geometry/volume.ts';
 import type { ModelManifest } from './manifest.ts';
-import { boxDims, resampleToModel, type Box } from './resample.ts';
+import { resampleToModel, type Box } from './resample.ts';
 
 export interface Preprocessed {
   grid: ModelGrid;
@@ -42,20 +43,7 @@ export function foregroundBox(image: Float32Array, dims: Vec3, threshold: number
  * [min, max] to [outMin, outMax], clipping when asked.
  */
 export function cropAndScale(image: Float32Array, dims: Vec3, box: Box, w: ModelManifest['preprocessing']['intensity']): Float32Array {
-  const bd = boxDims(box);
-  const out = new Float32Array(bd[0] * bd[1] * bd[2]);
-  const scale = (w.outMax - w.outMin) / (w.max - w.min);
-  let o = 0;
-  for (let z = box.lo[2]; z < box.hi[2]; z++)
-    for (let y = box.lo[1]; y < box.hi[1]; y++) {
-      let p = box.lo[0] + dims[0] * (y + dims[1] * z);
-      for (let x = 0; x < bd[0]; x++, p++) {
-        let v = image[p];
-        if (w.clip) v = v < w.min ? w.min : v > w.max ? w.max : v;
-        out[o++] = (v - w.min) * scale + w.outMin;
-      }
-    }
-  return out;
+  return scaleIntensities(extractBox(image, dims, box.lo, box.hi), w);
 }
 
 /**

@@ -231,14 +231,3 @@ function hotCells(values: Float32Array, d: Vec3, threshold: number): Uint8Array 
   }
   return cur;
 }
-
-/** `logitsToSourceRegion` on the whole original grid (original layout, NOT_PROCESSED outside the region). */
-export function logitsToSourceMask(logits: Float32Array, processed: Uint8Array, box: Box, grid: ModelGrid, threshold: number): Uint8Array {
-  const r = logitsToSourceRegion(logits, processed, box, grid, threshold);
-  const [n0, n1, n2] = grid.sourceDims;
-  const out = new Uint8Array(n0 * n1 * n2);
-  const [b0, b1, b2] = [r.hi[0] - r.lo[0], r.hi[1] - r.lo[1], r.hi[2] - r.lo[2]];
-  for (let z = 0; z < b2; z++)
-    for (let y = 0; y < b1; y++) out.set(r.mask.subarray(b0 * (y + b1 * z), b0 * (y + 1 + b1 * z)), r.lo[0] + n0 * (r.lo[1] + y + n1 * (r.lo[2] + z)));
-  return out;
-}

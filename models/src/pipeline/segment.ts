@@ -2,7 +2,7 @@ import type { Backend, GraphSession, TensorData } from '../backend/types.ts';
 import { tensor } from '../backend/types.ts';
 import { ModelBundleError, throwIfAborted } from '../errors.ts';
 import { makeModelGrid, type ModelGrid } from '../geometry/modelGrid.ts';
-import { cropToRegion, regionDims, regionToVolume, type LabelRegion } from '../geometry/region.ts';
+import { cropToRegion, emptyRegion, regionDims, regionToVolume, type LabelRegion } from '../geometry/region.ts';
 import type { Vec3, Volume } from '../geometry/volume.ts';
 import type { ModelBundle } from './bundle.ts';
 import { classPlan, runClassPass, type ClassGraphs } from './classPass.ts';
@@ -186,7 +186,7 @@ export class Vista3dPipeline {
       const data = labelsToSource(classLabels, pre.box, pre.grid, 0);
       if (point) overlayPoint(data, volume.dims as Vec3, point.region, resolved.point!.labelId, m.notProcessedValue);
       region = cropToRegion(data, volume.dims as Vec3, 0);
-    } else region = point?.region ?? { lo: [0, 0, 0], hi: [0, 0, 0], data: new Uint8Array(0), outside: m.notProcessedValue };
+    } else region = point?.region ?? emptyRegion(m.notProcessedValue);
     const t3 = performance.now();
     onProgress?.({ stage: 'done', done: 1, total: 1 });
     return segmentResult(region, volume, resolved, {
