@@ -104,7 +104,7 @@ export function labelsToSource(labels: Uint8Array, box: Box, grid: ModelGrid, ou
   return out;
 }
 
-/** Point-mask values of `logitsToSourceMask`. */
+/** Point-mask values of `logitsToSourceRegion`. */
 export const NOT_PROCESSED = 0;
 export const OUTSIDE = 1;
 export const INSIDE = 2;

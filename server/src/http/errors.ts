@@ -40,6 +40,15 @@ export function toHttpError(e: unknown): HttpError {
   return new HttpError(500, 'internal', 'internal server error');
 }
 
+/**
+ * How a failure is told in a job's or a prepare's view (read later, not in the failing request): the status (a
+ * client that left, 499, becomes 409) and the message, or a generic one for an internal error.
+ */
+export function errorView(e: unknown): { status: number; detail: string } {
+  const h = toHttpError(e);
+  return { status: h.status === 499 ? 409 : h.status, detail: h.status >= 500 && h.code === 'internal' ? 'internal server error' : h.message };
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (e, req, res, _next) => {
     const h = toHttpError(e);

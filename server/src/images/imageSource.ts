@@ -88,10 +88,14 @@ export class ImageSource {
 
 const quoted = (s: string) => JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}…` : s);
 
-/** The message for a URL that `new URL` refuses, naming the likely cause. */
-function unparseable(image: string): HttpError {
-  const why = /^[a-z]+:\/\/[^/?#]*\[[^\]]*%/i.test(image) ? ': IPv6 zone ids ("%25…" inside [ ]) are not allowed in image URLs' : '';
-  return new HttpError(400, 'invalid_image_url', `image ${quoted(image)} is not a valid URL${why}`);
+/** The URL `image` is, or a 400 naming the likely cause when `new URL` refuses it. */
+function parseUrl(image: string): URL {
+  try {
+    return new URL(image);
+  } catch {
+    const why = /^[a-z]+:\/\/[^/?#]*\[[^\]]*%/i.test(image) ? ': IPv6 zone ids ("%25…" inside [ ]) are not allowed in image URLs' : '';
+    throw new HttpError(400, 'invalid_image_url', `image ${quoted(image)} is not a valid URL${why}`);
+  }
 }
 
 /**
@@ -100,12 +104,7 @@ function unparseable(image: string): HttpError {
  * percent-encoding (`%zz`, a cut-off `%E0%A4%A`).
  */
 function checkHttpUrl(image: string): void {
-  let url: URL;
-  try {
-    url = new URL(image);
-  } catch {
-    throw unparseable(image);
-  }
+  const url = parseUrl(image);
   try {
     decodeURIComponent(url.pathname);
   } catch {
@@ -115,12 +114,7 @@ function checkHttpUrl(image: string): void {
 
 /** The local path a `file://` URL names; every way Node refuses one becomes a 400 saying why. */
 function filePath(image: string): string {
-  let url: URL;
-  try {
-    url = new URL(image);
-  } catch {
-    throw unparseable(image);
-  }
+  const url = parseUrl(image);
   if (url.hostname && url.hostname !== 'localhost') {
     throw new HttpError(400, 'invalid_image_url', `file URL ${quoted(image)} names host ${JSON.stringify(url.hostname)}; file:// URLs may only name this machine (file:///path or file://localhost/path)`);
   }

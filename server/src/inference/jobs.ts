@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { jobEnded, readNifti, regionDims, regionSubVolume, regionToVolume, writeNifti, writeVolumeBytes, type JobView, type LabelRegion, type Vec3, type Volume } from '@vista3d/models';
 import { writeFileAtomic } from '@vista3d/models/node';
 import { zipSync } from 'fflate';
-import { HttpError, toHttpError } from '../http/errors.ts';
+import { errorView, HttpError } from '../http/errors.ts';
 
 /** What a job hands the registry when it ends well: the result as its region of the input's grid. */
 export interface JobOutput {
@@ -128,14 +128,13 @@ export class JobRegistry {
         job.stage = 'done';
       })
       .catch((e) => {
-        const h = toHttpError(e);
         if (timeout.aborted && !job.abort.signal.aborted) {
           job.state = 'failed';
           job.error = { status: 504, detail: `the job took longer than ${this.limits.timeoutMs} ms (REQUEST_TIMEOUT_MS)` };
         } else {
           job.state = job.abort.signal.aborted ? 'cancelled' : 'failed';
-          job.error = { status: h.status === 499 ? 409 : h.status, detail: h.status >= 500 && h.code === 'internal' ? 'internal server error' : h.message };
-          if (h.status >= 500) this.onInternalError(job.id, e);
+          job.error = errorView(e);
+          if (job.error.status >= 500) this.onInternalError(job.id, e);
         }
       })
       .finally(() => {
@@ -223,7 +222,7 @@ export class JobRegistry {
   cancel(id: string, client: string): Job | undefined {
     const job = this.get(id, client);
     if (!job) return undefined;
-    if (job.state === 'queued' || job.state === 'running') job.abort.abort();
+    if (!jobEnded(job)) job.abort.abort();
     else {
       this.jobs.delete(id);
       void this.drop(job);

@@ -1,5 +1,5 @@
 import type { PrepareView } from '@vista3d/models';
-import { HttpError, toHttpError } from '../http/errors.ts';
+import { errorView, HttpError } from '../http/errors.ts';
 import type { LoadedImage } from '../images/imageSource.ts';
 
 export interface PrepareLimits {
@@ -46,13 +46,6 @@ export class PrepareRegistry {
   private readonly entries = new Map<string, Entry>();
   constructor(private readonly limits: PrepareLimits = DEFAULT_PREPARE_LIMITS) {}
 
-  /** Prepares loading now. */
-  get outstanding(): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.state === 'loading') n++;
-    return n;
-  }
-
   /**
    * Starts preparing `image` for `client`, or joins the prepare already loading it (or remembers that it is
    * ready); throws 503 / 429 when too many are loading. Returns at once: the work runs in the background.
@@ -82,11 +75,10 @@ export class PrepareRegistry {
       })
       .catch((err) => {
         if (e.state !== 'loading') return;
-        const h = toHttpError(err);
         if (abort.signal.aborted) e.state = 'cancelled';
         else {
           e.state = 'failed';
-          e.error = { status: h.status === 499 ? 409 : h.status, detail: h.status >= 500 && h.code === 'internal' ? 'internal server error' : h.message };
+          e.error = errorView(err);
         }
       })
       .finally(() => {

@@ -20,13 +20,12 @@ import {
 import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { HeldRequests, openEventStream } from '../http/eventStream.ts';
-import { PrepareRequestSchema } from '../http/schemas.ts';
 import { describeJob, JobRegistry, type Job } from '../inference/jobs.ts';
 import type { PrepareRegistry } from '../inference/prepare.ts';
 import { prepareInference, runInference } from '../inference/run.ts';
 import { Limiter } from '../inference/queue.ts';
 import type { InferenceService } from '../inference/service.ts';
-import { acceptsGzip, attachment, clientOf, clientSignal, describeIssues, parseInferenceRequest } from './requests.ts';
+import { acceptsGzip, attachment, clientOf, clientSignal, parseInferenceRequest, parsePrepareRequest } from './requests.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -187,13 +186,7 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
 
   // Prepare: read an image into the server's caches (and its model-space state) before its first prompt.
   r.post('/vista3d/prepare', (req, res) => {
-    const body = req.body as unknown;
-    if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new HttpError(400, 'malformed_request', 'request body must be a JSON object with an "image" field (Content-Type: application/json)');
-    }
-    const parsed = PrepareRequestSchema.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, 'malformed_request', describeIssues(parsed.error));
-    const { image } = parsed.data;
+    const { image } = parsePrepareRequest(req.body);
     const s = service();
     const gate = prepareGate(s);
     const view = prepares.start(clientOf(res), image, {
