@@ -35,7 +35,7 @@ export async function runClassPass(
   plan: { windows: Vec3[]; groups: number[][] },
   graphs: ClassGraphs,
   weights: Float32Array,
-  opts: { signal?: AbortSignal; onWindow?: () => void },
+  opts: { signal?: AbortSignal; between?: () => Promise<void>; onWindow?: () => void },
 ): Promise<Uint8Array> {
   const dims = boxDims(pre.box);
   const n = dims[0] * dims[1] * dims[2];
@@ -46,6 +46,7 @@ export async function runClassPass(
     const acc = new Float32Array(group.length * n);
     const wsum = new Float32Array(n);
     for (const start of plan.windows) {
+      await opts.between?.();
       throwIfAborted(opts.signal);
       const f = await graphs.features(`class:${start.join(',')}`, () => extractPatch(pre.image, dims, start, roi));
       for (let c0 = 0; c0 < group.length; c0 += manifest.inference.maxClassesPerRun) {

@@ -49,6 +49,8 @@ export async function runPointPass(
     /** Windows stay inside this box of the grid where it is larger than a window (the foreground box); default the grid. */
     clampBox?: Box;
     signal?: AbortSignal;
+    /** Awaited before each window (SegmentOptions.between). */
+    between?: () => Promise<void>;
     onWindow?: (done: number, total: number) => void;
   },
 ): Promise<PointPassResult> {
@@ -88,6 +90,7 @@ export async function runPointPass(
   let wsum: Float32Array;
   for (;;) {
     while (queue.length) {
+      await opts.between?.();
       throwIfAborted(opts.signal);
       const start = queue.shift()!;
       const f = await graphs.features(`point:${start.join(',')}`, patchAt(start));

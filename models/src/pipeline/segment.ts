@@ -41,6 +41,8 @@ export interface ImageCache {
 export interface SegmentOptions {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /** Awaited before each window: where a scheduler lets other work use the device (batch work yields to clicks). */
+  between?: () => Promise<void>;
   /** Keyed by window; the caller keeps one cache per image (and model) and drops it when the image changes. */
   featureCache?: FeatureCache;
   /** The per-image state (features, model-space image); `featureCache` wins for features when both are given. */
@@ -161,7 +163,7 @@ export class Vista3dPipeline {
       done++;
       onProgress?.({ stage: 'inference', done, total });
     };
-    const classLabels = pre ? await runClassPass(pre, m, plan, graphs, weights, { signal, onWindow: tick }) : null;
+    const classLabels = pre ? await runClassPass(pre, m, plan, graphs, weights, { signal, between: options.between, onWindow: tick }) : null;
     const classDone = done;
     const point = resolved.point
       ? await runPointPass(volume, grid, m, resolved.point, graphs, {
@@ -169,6 +171,7 @@ export class Vista3dPipeline {
           weights,
           clampBox: this.foreground(volume, grid, options.imageCache),
           signal,
+          between: options.between,
           onWindow: (d, n) => {
             total = classDone + Math.max(n, d);
             done = classDone + d;

@@ -105,4 +105,68 @@ describe('JobQueue priorities and fairness', () => {
     assert.deepEqual(order, ['alice-1', 'bob-1', 'alice-2', 'alice-3', 'batch-1', 'batch-2']);
     assert.equal(admitted[0].a.position(), undefined, 'no position once it ran');
   });
+
+  /** A batch job of `windows` windows that yields before each, logging them; each window waits for `step`. */
+  const batchJob = (order: string[], name: string, windows: number, step: () => Promise<void>) => async (yieldTurn: () => Promise<void>) => {
+    for (let w = 0; w < windows; w++) {
+      await yieldTurn();
+      order.push(`${name}:${w}`);
+      await step();
+    }
+  };
+
+  it('a running batch job yields to a click between its windows, then resumes before other batch work', async () => {
+    const q = new JobQueue(10);
+    const order: string[] = [];
+    let tick = deferred();
+    const step = () => tick.promise;
+    const long = q.run(batchJob(order, 'long', 4, step), undefined, { priority: 'batch', client: 'script' });
+    const other = q.run(batchJob(order, 'other', 1, async () => undefined), undefined, { priority: 'batch', client: 'script2' });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['long:0']);
+    const click = q.admit({ priority: 'interactive', client: 'alice' });
+    const clicked = click.run(async () => void order.push('click'));
+    assert.equal(click.position(), 1);
+    assert.deepEqual(q.load, { interactive: { waiting: 1, running: 0 }, batch: { waiting: 1, running: 1 } });
+    // window 0 ends: the click runs before window 1
+    const t = tick;
+    tick = deferred();
+    t.resolve();
+    await clicked;
+    assert.deepEqual(order, ['long:0', 'click']);
+    tick.resolve();
+    tick = { promise: Promise.resolve(), resolve: () => undefined };
+    await Promise.all([long, other]);
+    assert.deepEqual(order, ['long:0', 'click', 'long:1', 'long:2', 'long:3', 'other:0']);
+  });
+
+  it('a batch job that yielded and is cancelled meanwhile ends with 499 and frees its place', async () => {
+    const q = new JobQueue(10);
+    const order: string[] = [];
+    const gate = deferred();
+    const ac = new AbortController();
+    const long = q.run(batchJob(order, 'long', 3, () => gate.promise), ac.signal, { priority: 'batch' });
+    await new Promise((r) => setImmediate(r));
+    let release!: () => void;
+    const clicked = q.run(() => new Promise<void>((r) => (release = r)), undefined, { priority: 'interactive' });
+    gate.resolve();
+    await new Promise((r) => setImmediate(r));
+    ac.abort();
+    await assert.rejects(long, (e: HttpError) => e.status === 499 && /yielded/.test(e.message));
+    release();
+    await clicked;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(q.size, { waiting: 0, running: 0 });
+    assert.deepEqual(order, ['long:0']);
+  });
+
+  it('with the fifo policy the first admitted runs first and nothing yields', async () => {
+    const q = new JobQueue(10, undefined, 10, 'fifo');
+    const order: string[] = [];
+    const long = q.run(batchJob(order, 'long', 3, () => new Promise((r) => setImmediate(r))), undefined, { priority: 'batch' });
+    await new Promise((r) => setImmediate(r));
+    const clicked = q.run(async () => void order.push('click'), undefined, { priority: 'interactive' });
+    await Promise.all([long, clicked]);
+    assert.deepEqual(order, ['long:0', 'long:1', 'long:2', 'click']);
+  });
 });

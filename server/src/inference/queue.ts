@@ -6,7 +6,11 @@ import { HttpError } from '../http/errors.ts';
  * admitted, first served among those ready to run); `release` gives the place back (idempotent).
  */
 export interface Admission {
-  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /**
+   * Runs `fn` on the device when this place's turn comes. `fn` calls `yieldTurn` between units of its work (the
+   * pipeline's windows): batch work gives the device up there while interactive work waits, and resumes after it.
+   */
+  run<T>(fn: (yieldTurn: () => Promise<void>) => Promise<T>, signal?: AbortSignal): Promise<T>;
   release(): void;
   /** 1 for the next to run, 2 after it…, while this place waits for the device; undefined once it runs (or before it asked). */
   position(): number | undefined;
@@ -22,11 +26,19 @@ export interface AdmitOptions {
   client?: string;
 }
 
+/** How the device picks the next job: by priority and client (with batch work yielding), or first come first served. */
+export type QueuePolicy = 'priority' | 'fifo';
+
+/** Jobs waiting and running, per priority: what /v1/metrics shows and what a scheduler routes by. */
+export type QueueLoad = Record<Priority, { waiting: number; running: number }>;
+
 interface Pending {
   start?: () => void;
   priority: Priority;
   client: string;
   seq: number;
+  /** Gave the device up at a yield, to resume before other batch work. */
+  yielded?: boolean;
 }
 
 const cancelled = (what: string) => new HttpError(499, 'cancelled', `the client went away ${what}`);
@@ -34,11 +46,13 @@ const cancelled = (what: string) => new HttpError(499, 'cancelled', `the client 
 /**
  * One job at a time (per device). At most `depth` requests are admitted besides the running one — loading their
  * image or waiting for the device; beyond that, 503 with Retry-After. The device takes interactive work before
- * batch work, and within each the clients in turn (AdmitOptions). A request whose signal aborts while waiting
- * leaves the queue; a running job sees the signal itself.
+ * batch work, and within each the clients in turn (AdmitOptions); a running batch job yields to waiting
+ * interactive work at its next yield (between windows), so a click waits at most one window of it. A request
+ * whose signal aborts while waiting leaves the queue; a running job sees the signal itself.
  */
 export class JobQueue {
-  private running = false;
+  /** The job on the device. */
+  private current: Pending | undefined;
   /** Admitted, not yet running, in admission order; `start` is set once the request asked to run. */
   private readonly pending: Pending[] = [];
   private seq = 0;
@@ -47,12 +61,25 @@ export class JobQueue {
   private served = 0;
   constructor(
     private readonly depth: number,
-    private readonly onDepthChange: (waiting: number, running: number) => void = () => undefined,
+    private readonly onDepthChange: (waiting: number, running: number, load: QueueLoad) => void = () => undefined,
     private readonly retryAfterSeconds = 10,
+    private readonly policy: QueuePolicy = 'priority',
   ) {}
+
+  private get running(): boolean {
+    return this.current !== undefined;
+  }
 
   get size(): { waiting: number; running: number } {
     return { waiting: this.pending.length, running: this.running ? 1 : 0 };
+  }
+
+  /** Waiting and running per priority (a yielded batch job counts as waiting). */
+  get load(): QueueLoad {
+    const load: QueueLoad = { interactive: { waiting: 0, running: 0 }, batch: { waiting: 0, running: 0 } };
+    for (const e of this.pending) load[e.priority].waiting++;
+    if (this.current) load[this.current.priority].running++;
+    return load;
   }
 
   /** Takes a place or throws 503 (synchronously: before the caller does any work). */
@@ -78,12 +105,37 @@ export class JobQueue {
         if (state !== 'admitted' || !entry.start) return undefined;
         return this.ready().indexOf(entry) + 1 || undefined;
       },
-      run: <T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
+      run: <T>(fn: (yieldTurn: () => Promise<void>) => Promise<T>, signal?: AbortSignal): Promise<T> => {
         if (state !== 'admitted') return Promise.reject(new Error(`admission already ${state}`));
         if (signal?.aborted) {
           release();
           return Promise.reject(cancelled('before its turn'));
         }
+        // Between units of work: while interactive work waits, a batch job goes back to the queue (ahead of other
+        // batch work) and continues when the device is free of it; its signal aborting meanwhile ends the wait.
+        const yieldTurn = async (): Promise<void> => {
+          if (this.current !== entry || !this.mustYield(entry)) return;
+          this.current = undefined;
+          entry.yielded = true;
+          await new Promise<void>((resume, fail) => {
+            const onAbort = () => {
+              const i = this.pending.indexOf(entry);
+              if (i >= 0) this.pending.splice(i, 1);
+              this.report();
+              fail(cancelled('while it had yielded the device'));
+            };
+            entry.start = () => {
+              signal?.removeEventListener('abort', onAbort);
+              this.current = entry;
+              this.report();
+              resume();
+            };
+            signal?.addEventListener('abort', onAbort, { once: true });
+            this.pending.push(entry);
+            this.report();
+            this.next();
+          });
+        };
         return new Promise<T>((resolve, reject) => {
           const onAbort = () => {
             release();
@@ -93,10 +145,10 @@ export class JobQueue {
             signal?.removeEventListener('abort', onAbort);
             state = 'running';
             this.lastServed.set(entry.client, ++this.served);
-            this.running = true;
+            this.current = entry;
             this.report();
-            fn().then(resolve, reject).finally(() => {
-              this.running = false;
+            fn(yieldTurn).then(resolve, reject).finally(() => {
+              if (this.current === entry) this.current = undefined;
               this.report();
               this.next();
             });
@@ -109,7 +161,7 @@ export class JobQueue {
   }
 
   /** admit() and run() in one: for work that needs no preparation. */
-  run<T>(fn: () => Promise<T>, signal?: AbortSignal, opts: AdmitOptions = {}): Promise<T> {
+  run<T>(fn: (yieldTurn: () => Promise<void>) => Promise<T>, signal?: AbortSignal, opts: AdmitOptions = {}): Promise<T> {
     if (signal?.aborted) return Promise.reject(cancelled('before its turn'));
     let a: Admission;
     try {
@@ -125,8 +177,10 @@ export class JobQueue {
    * the client served longest ago first (round robin across clients); within a client, first admitted first.
    */
   private ready(): Pending[] {
-    const rank = (p: Priority) => (p === 'interactive' ? 0 : 1);
     const left = this.pending.filter((e) => e.start);
+    if (this.policy === 'fifo') return left.sort((a, b) => a.seq - b.seq);
+    // a batch job that yielded resumes before other batch work
+    const rank = (e: Pending) => (e.priority === 'interactive' ? 0 : e.yielded ? 1 : 2);
     // as the device will take them: each pick makes its client the most recently served
     const served = new Map(this.lastServed);
     let clock = this.served;
@@ -136,7 +190,7 @@ export class JobQueue {
       for (let i = 1; i < left.length; i++) {
         const a = left[i];
         const b = left[best];
-        const d = rank(a.priority) - rank(b.priority) || (served.get(a.client) ?? 0) - (served.get(b.client) ?? 0) || a.seq - b.seq;
+        const d = rank(a) - rank(b) || (served.get(a.client) ?? 0) - (served.get(b.client) ?? 0) || a.seq - b.seq;
         if (d < 0) best = i;
       }
       const [e] = left.splice(best, 1);
@@ -144,6 +198,11 @@ export class JobQueue {
       order.push(e);
     }
     return order;
+  }
+
+  /** Whether the running job must give the device up now: it is batch work and interactive work is ready. */
+  private mustYield(e: Pending): boolean {
+    return this.policy === 'priority' && e.priority === 'batch' && this.pending.some((p) => p.start && p.priority === 'interactive');
   }
 
   /** Starts the request whose turn it is, when the device is free. */
@@ -156,7 +215,7 @@ export class JobQueue {
   }
 
   private report(): void {
-    this.onDepthChange(this.pending.length, this.running ? 1 : 0);
+    this.onDepthChange(this.pending.length, this.running ? 1 : 0, this.load);
   }
 
   /** Resolves when nothing runs, loads or waits. */

@@ -85,8 +85,8 @@ export class InferenceService {
 
   /** Segments when `admission`'s turn comes on the device. */
   async segment(image: LoadedImage, prompts: Prompts | undefined, admission: Admission, opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void } = {}): Promise<InferenceOutput> {
-    return admission.run(async () => {
-      const result = await this.pipeline.segment(image.volume, prompts, { ...opts, limits: this.work, maxPointWindows: this.maxPointWindows, imageCache: this.images.for(image.volume) });
+    return admission.run(async (yieldTurn) => {
+      const result = await this.pipeline.segment(image.volume, prompts, { ...opts, between: yieldTurn, limits: this.work, maxPointWindows: this.maxPointWindows, imageCache: this.images.for(image.volume) });
       const fileName = outputNameFor(image.name);
       const m = this.metrics;
       if (m) {
