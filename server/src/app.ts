@@ -7,10 +7,8 @@ import { authRoutes, requireAuth } from './auth/routes.ts';
 import type { Config } from './config.ts';
 import { errorHandler, HttpError } from './http/errors.ts';
 import { declaredLengthLimit, jsonBodiesOnly, sameOriginOnly } from './http/guards.ts';
+import type { Engine } from './inference/engine.ts';
 import type { JobRegistry } from './inference/jobs.ts';
-import type { PrepareRegistry } from './inference/prepare.ts';
-import type { ImageSource } from './images/imageSource.ts';
-import type { InferenceService } from './inference/service.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { v1Router } from './routes/v1.ts';
@@ -25,9 +23,8 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   metrics: Metrics;
-  images: ImageSource;
-  /** The inference service once the model is loaded. */
-  service: () => InferenceService | undefined;
+  /** Where inference runs, once the model is loaded (in this process, worker processes, or through Redis). */
+  engine: () => Engine | undefined;
   state: AppState;
   version: string;
   /** Extra routers mounted after /v1 (the viewer, the DICOMweb proxy). */
@@ -36,8 +33,6 @@ export interface AppDeps {
   auth?: Authenticator;
   /** The viewer's jobs; default: a registry from the configuration (the server closes its own at shutdown). */
   jobs?: JobRegistry;
-  /** Images being prepared for the viewer (POST /v1/vista3d/prepare); default: a registry of the default bounds. */
-  prepares?: PrepareRegistry;
 }
 
 function requestIds(): RequestHandler {

@@ -63,6 +63,14 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: int(1).default(1024 * 1024),
   /** Requests admitted behind the running one (loading their image or waiting for the device) before the server answers 503. */
   QUEUE_DEPTH: int(0).default(8),
+  /** How the device picks its next job: `priority` (the viewer's prompts first, clients in turn, batch work yielding between windows) or `fifo`. */
+  QUEUE_POLICY: z.enum(['priority', 'fifo']).default('priority'),
+  /** Worker processes (the NIM's name): 1 runs inference in the server process; more fork that many, one device each. */
+  NIM_HTTP_MAX_WORKERS: int(0, 64).default(1),
+  /** GPU ids handed to the workers in turn as CUDA_VISIBLE_DEVICES (e.g. `0,1`); empty: the CPU threads are split between them. */
+  WORKER_DEVICE_IDS: list.default([]),
+  /** Redis (redis://host:port/db): job queue and job state shared by every front end and worker; unset: all in this process. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'a redis:// or rediss:// URL').optional(),
   /** Images downloaded and decoded at once (bytes in flight ≤ this × MAX_DOWNLOAD_BYTES); admitted requests wait for a slot. */
   MAX_CONCURRENT_LOADS: int(1, 64).default(2),
   /** Most model-space voxels one request may make (its image resampled to the model's spacing), checked before allocating. */
@@ -140,6 +148,8 @@ const EnvSchema = z.object({
 export type Env = z.infer<typeof EnvSchema>;
 
 export interface Config {
+  /** The variables this configuration was read from (the known ones, as given): what worker processes get. */
+  env: Record<string, string>;
   port: number;
   host: string;
   modelDir: string;
@@ -161,6 +171,11 @@ export interface Config {
   requestTimeoutMs: number;
   maxBodyBytes: number;
   queueDepth: number;
+  queuePolicy: 'priority' | 'fifo';
+  /** Worker processes this server forks (1: none, inference in this process; 0: none, only with REDIS_URL). */
+  workers: number;
+  workerDeviceIds: string[];
+  redisUrl: string | null;
   maxConcurrentLoads: number;
   /** What one request may cost, checked before the work is allocated. */
   work: { maxModelVoxels: number; maxWindows: number };
@@ -236,11 +251,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       if (u.username || u.password) problems.push('DICOMWEB_URL: must not carry credentials; put them in DICOMWEB_AUTH ("Basic <base64 user:password>")');
       if (u.search || u.hash) problems.push(`DICOMWEB_URL: ${JSON.stringify(e.DICOMWEB_URL)} must be a root URL without query or fragment`);
     }
+    if (e.NIM_HTTP_MAX_WORKERS === 0 && !e.REDIS_URL) problems.push('NIM_HTTP_MAX_WORKERS: 0 (a front end without workers) needs REDIS_URL, where workers elsewhere take the jobs');
     if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) problems.push('OIDC_AUDIENCE: required with OIDC_ISSUER (the audience your issuer puts in the viewer\'s tokens)');
     if (!e.OIDC_ISSUER && (e.OIDC_AUDIENCE || e.OIDC_JWKS_URL || e.OIDC_CLIENT_ID)) problems.push('OIDC_ISSUER: required with OIDC_AUDIENCE, OIDC_JWKS_URL or OIDC_CLIENT_ID');
   }
   if (problems.length || !e) throw new ConfigError(problems);
   return {
+    env: raw as Record<string, string>,
     port: e.NIM_HTTP_API_PORT,
     host: e.HOST,
     modelDir: resolve(e.MODEL_DIR),
@@ -262,6 +279,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
     queueDepth: e.QUEUE_DEPTH,
+    queuePolicy: e.QUEUE_POLICY,
+    workers: e.NIM_HTTP_MAX_WORKERS,
+    workerDeviceIds: e.WORKER_DEVICE_IDS,
+    redisUrl: e.REDIS_URL ?? null,
     maxConcurrentLoads: e.MAX_CONCURRENT_LOADS,
     work: { maxModelVoxels: e.MAX_MODEL_VOXELS, maxWindows: e.MAX_WINDOWS },
     jobs: {

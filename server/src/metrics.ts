@@ -1,4 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SegmentTimings } from '@vista3d/models';
+
+/** Jobs waiting and running per priority on each worker (the engine's load). */
+type LoadSnapshot = Record<string, Record<string, { waiting: number; running: number }>>;
 
 /** Prometheus metrics, as NIMs expose them at /v1/metrics: requests, latency, queue depth, inference stages. */
 export interface Metrics {
@@ -14,13 +18,36 @@ export interface Metrics {
   cacheLookups: Counter<'cache' | 'result'>;
   /** Entries pushed out of a bounded cache to make room. */
   cacheEvictions: Counter<'cache'>;
+  /** Runs sent to each worker process (by image affinity, else to the least loaded). */
+  workerRuns: Counter<'worker' | 'reason'>;
+  /** Where the queue-depth gauge (per worker, priority and state) reads from at each scrape. */
+  loadOf(source: () => LoadSnapshot): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  let loadSource: () => LoadSnapshot = () => ({});
+  new Gauge({
+    name: 'inference_queue_depth',
+    help: 'Inference jobs per worker (local: this process), priority (interactive, batch) and state (waiting, running)',
+    labelNames: ['worker', 'priority', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [worker, load] of Object.entries(loadSource()))
+        for (const [priority, n] of Object.entries(load)) {
+          this.set({ worker, priority, state: 'waiting' }, n.waiting);
+          this.set({ worker, priority, state: 'running' }, n.running);
+        }
+    },
+  });
   return {
+    loadOf: (source) => {
+      loadSource = source;
+    },
     registry,
+    workerRuns: new Counter({ name: 'inference_worker_runs_total', help: 'Runs sent to each worker (reason: affinity = it held the image, least_loaded, retry = its first worker died)', labelNames: ['worker', 'reason'], registers: [registry] }),
     requests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] }),
     latency: new Histogram({
       name: 'http_request_duration_seconds',
@@ -43,4 +70,13 @@ export function createMetrics(): Metrics {
     cacheLookups: new Counter({ name: 'cache_lookups_total', help: 'Lookups per bounded cache (features, prepared, series)', labelNames: ['cache', 'result'], registers: [registry] }),
     cacheEvictions: new Counter({ name: 'cache_evictions_total', help: 'Entries evicted (least recently used) per bounded cache: features, prepared, series', labelNames: ['cache'], registers: [registry] }),
   };
+}
+
+/** One segmentation's stage times and windows, wherever it ran (this process or a worker). */
+export function recordTimings(m: Metrics, t: SegmentTimings): void {
+  m.stageSeconds.observe({ stage: 'preprocess' }, t.preprocessMs / 1000);
+  m.stageSeconds.observe({ stage: 'inference' }, t.inferenceMs / 1000);
+  m.stageSeconds.observe({ stage: 'runtime' }, t.runtimeMs / 1000);
+  m.stageSeconds.observe({ stage: 'postprocess' }, t.postprocessMs / 1000);
+  m.windows.inc(t.windows);
 }

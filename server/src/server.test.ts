@@ -5,7 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import { readNifti, writeNifti } from '@vista3d/models';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
-import { ImageSource } from './images/imageSource.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { makeTestEnv, startTestServer, type TestEnv } from '../test/support.ts';
@@ -22,7 +21,7 @@ describe('server lifecycle', () => {
 
   it('is live but not ready until the model is loaded: 503 on ready, info and inference', async () => {
     const config = loadConfig({ NIM_HTTP_API_PORT: '0', LOG_LEVEL: 'silent' });
-    const app = createApp({ config, log: createLogger('silent'), metrics: createMetrics(), images: new ImageSource(config), service: () => undefined, state: { ready: false, shuttingDown: false }, version: '0' });
+    const app = createApp({ config, log: createLogger('silent'), metrics: createMetrics(), engine: () => undefined, state: { ready: false, shuttingDown: false }, version: '0' });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

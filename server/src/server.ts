@@ -8,6 +8,7 @@ import { createApp, type AppDeps, type AppState } from './app.ts';
 import { REPO_ROOT, type Config } from './config.ts';
 import { createDicomweb } from './dicomweb/index.ts';
 import { ImageSource } from './images/imageSource.ts';
+import { LocalEngine, type Engine } from './inference/engine.ts';
 import { JobRegistry } from './inference/jobs.ts';
 import { DEFAULT_PREPARE_LIMITS, PrepareRegistry } from './inference/prepare.ts';
 import { InferenceService } from './inference/service.ts';
@@ -23,6 +24,8 @@ export interface RunningServer {
   ready: Promise<void>;
   /** Graceful shutdown: stop accepting, let running and queued jobs finish (up to the grace period), dispose. */
   close(): Promise<void>;
+  /** Where inference runs, once ready (tests and benches look at its workers). */
+  engine(): Engine | undefined;
 }
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -34,11 +37,36 @@ function warmUpVolume(m: ModelManifest): Volume<Int16Array> {
   return { data, dims, spacing: [...m.preprocessing.spacing] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] };
 }
 
+/**
+ * The pipeline on this process's device (DEVICE, THREADS), warmed up with one window, behind the device queue:
+ * what a single server runs, and what each worker process runs.
+ */
+export async function createLocalEngine(config: Config, images: ImageSource, log: Logger, metrics: ReturnType<typeof createMetrics>): Promise<LocalEngine> {
+  const backend = createBackend({ device: config.device, threads: config.threads || undefined, onWarning: (m) => log.warn(m), onInfo: (m) => log.info(m) });
+  const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
+  const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
+  await pipeline.segment(warmUpVolume(pipeline.manifest), { classes: first ? [first] : [] });
+  const service = new InferenceService(
+    pipeline,
+    {
+      queueDepth: config.queueDepth,
+      queuePolicy: config.queuePolicy,
+      maxConcurrentLoads: config.maxConcurrentLoads,
+      work: config.work,
+      featureCacheBytes: config.featureCacheBytes,
+      preparedCacheBytes: config.preparedCacheBytes,
+      maxPointWindows: config.maxPointWindows,
+    },
+    metrics,
+  );
+  return new LocalEngine(service, images, metrics, new PrepareRegistry({ ...DEFAULT_PREPARE_LIMITS, ...config.prepares }));
+}
+
 export async function startServer(config: Config, options: { log?: Logger; extraRoutes?: AppDeps['extraRoutes'] } = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const state: AppState = { ready: false, shuttingDown: false };
-  let service: InferenceService | undefined;
+  let engine: Engine | undefined;
   const dicomweb = createDicomweb(config, log, metrics);
   const extraRoutes: AppDeps['extraRoutes'] = (a) => {
     dicomweb.mount(a); // before the others' catch-alls (the viewer's SPA fallback)
@@ -46,8 +74,9 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     mountViewer(a, config, log); // last: its SPA fallback answers what no router took
   };
   const jobs = new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs }, (jobId, e) => log.error('job failed', { jobId, error: (e as Error)?.stack ?? String(e) }));
-  const prepares = new PrepareRegistry({ ...DEFAULT_PREPARE_LIMITS, ...config.prepares });
-  const app = createApp({ config, log, metrics, images: new ImageSource(config, dicomweb.series), service: () => service, state, version: VERSION, extraRoutes, jobs, prepares });
+  const images = new ImageSource(config, dicomweb.series);
+  metrics.loadOf(() => engine?.load() ?? {});
+  const app = createApp({ config, log, metrics, engine: () => engine, state, version: VERSION, extraRoutes, jobs });
   const server = await new Promise<Server>((resolve, reject) => {
     // Express 5 hands listen errors (port taken) to this callback instead of throwing
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)) : resolve(s)));
@@ -72,24 +101,13 @@ export async function startServer(config: Config, options: { log?: Logger; extra
 
   const ready = (async () => {
     const t0 = performance.now();
-    const backend = createBackend({ device: config.device, threads: config.threads || undefined, onWarning: (m) => log.warn(m), onInfo: (m) => log.info(m) });
-    const pipeline = await Vista3dPipeline.create(await loadBundleFromDir(config.modelDir), backend);
-    const first = pipeline.manifest.everything.find((id) => pipeline.labels.isSupported(id));
-    await pipeline.segment(warmUpVolume(pipeline.manifest), { classes: first ? [first] : [] });
-    service = new InferenceService(
-      pipeline,
-      {
-        queueDepth: config.queueDepth,
-        maxConcurrentLoads: config.maxConcurrentLoads,
-        work: config.work,
-        featureCacheBytes: config.featureCacheBytes,
-        preparedCacheBytes: config.preparedCacheBytes,
-        maxPointWindows: config.maxPointWindows,
-      },
-      metrics,
-    );
+    engine = config.redisUrl
+      ? await (await import('./workers/redis.ts')).RedisEngine.start(config, log, metrics, url)
+      : config.workers > 1
+        ? await (await import('./workers/pool.ts')).PoolEngine.start(config, log, metrics, config.workers, url)
+        : await createLocalEngine(config, images, log, metrics);
     state.ready = true;
-    log.info('ready', { model: `${pipeline.manifest.name} ${pipeline.manifest.version}`, device: pipeline.device, ms: Math.round(performance.now() - t0) });
+    log.info('ready', { model: `${engine.model.manifest.name} ${engine.model.manifest.version}`, device: engine.model.device, ms: Math.round(performance.now() - t0) });
   })();
   ready.catch((e) => log.error('model failed to load', { error: (e as Error).message, modelDir: config.modelDir }));
 
@@ -97,21 +115,20 @@ export async function startServer(config: Config, options: { log?: Logger; extra
   const close = () =>
     (closing ??= (async () => {
       state.shuttingDown = true;
-      prepares.close();
       const stopped = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      if (service) {
-        const idle = service.queue.idle();
+      if (engine) {
+        const idle = engine.idle();
         const grace = new Promise<void>((r) => setTimeout(r, config.shutdownGraceMs).unref());
         await Promise.race([idle, grace]);
       }
       server.closeAllConnections();
       await stopped;
       jobs.close();
-      await service?.pipeline.dispose();
+      await engine?.close();
       log.info('stopped');
     })());
-  return { server, url, state, ready, close };
+  return { server, url, state, ready, close, engine: () => engine };
 }
 
 export { REPO_ROOT };

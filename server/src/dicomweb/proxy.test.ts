@@ -4,7 +4,6 @@ import { after, before, describe, it } from 'node:test';
 import { generatePhantom, phantomDicomSeries } from '@vista3d/models/phantom';
 import { createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { ImageSource } from '../images/imageSource.ts';
 import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { orthancMissing, startCountingProxy, startOrthanc, storeSeries, type CountingProxy, type RunningOrthanc } from '../../test/orthanc.ts';
@@ -46,7 +45,7 @@ describe('/dicomweb proxy to a real Orthanc', { skip: missing ?? false }, () => 
     const config = loadConfig({ LOG_LEVEL: 'silent', DICOMWEB_URL: `${counting.url}/dicom-web`, DICOMWEB_AUTH: 'Bearer upstream-token' });
     const log = createLogger('silent');
     const dicomweb = createDicomweb(config, log);
-    const app = createApp({ config, log, metrics: createMetrics(), images: new ImageSource(config, dicomweb.series), service: () => undefined, state: { ready: false, shuttingDown: false }, version: '0', extraRoutes: dicomweb.mount });
+    const app = createApp({ config, log, metrics: createMetrics(), engine: () => undefined, state: { ready: false, shuttingDown: false }, version: '0', extraRoutes: dicomweb.mount });
     server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

@@ -5,7 +5,6 @@ import { data } from 'dcmjs';
 import { generatePhantom, phantomDicomSeries } from '@vista3d/models/phantom';
 import { createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
-import { ImageSource } from '../images/imageSource.ts';
 import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { TAG, type DicomJson } from './dicomJson.ts';
@@ -92,7 +91,7 @@ describe('embedded DICOMweb store (QIDO-RS, WADO-RS, STOW-RS)', () => {
     const config = loadConfig({ LOG_LEVEL: 'silent', SAMPLE_STUDY: 'false' });
     const log = createLogger('silent');
     const dicomweb = createDicomweb(config, log);
-    const app = createApp({ config, log, metrics: createMetrics(), images: new ImageSource(config, dicomweb.series), service: () => undefined, state: { ready: false, shuttingDown: false }, version: '0', extraRoutes: dicomweb.mount });
+    const app = createApp({ config, log, metrics: createMetrics(), engine: () => undefined, state: { ready: false, shuttingDown: false }, version: '0', extraRoutes: dicomweb.mount });
     server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}/dicomweb`;

@@ -3,10 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jobEnded, readNifti, regionDims, regionSubVolume, regionToVolume, writeNifti, writeVolumeBytes, type JobView, type LabelRegion, type Vec3, type Volume } from '@vista3d/models';
+import { jobEnded, readNifti, regionDims, regionSubVolume, regionToVolume, writeNifti, writeVolumeBytes, type JobView, type LabelRegion, type SegmentTimings, type Vec3, type Volume } from '@vista3d/models';
 import { writeFileAtomic } from '@vista3d/models/node';
 import { zipSync } from 'fflate';
 import { errorView, HttpError } from '../http/errors.ts';
+import type { EngineRun } from './engine.ts';
 
 /** What a job hands the registry when it ends well: the result as its region of the input's grid. */
 export interface JobOutput {
@@ -19,6 +20,17 @@ export interface JobOutput {
   region: LabelRegion;
   /** What the image reader assumed (geometry fallbacks, NaN voxels): shown in the job's view. */
   warnings?: string[];
+  /** How long each stage took (recorded in /v1/metrics by whoever ran it). */
+  timings?: SegmentTimings;
+}
+
+/**
+ * The full-grid `<stem>_seg.<ext>` file of a result (NRRD for NRRD inputs, else NIfTI, gzipped unless `.nii`), or
+ * the NIM's zip holding it: built from the region, never kept.
+ */
+export function encodeResult(out: Pick<JobOutput, 'fileName' | 'format' | 'geometry' | 'region'>, as: 'file' | 'zip'): Uint8Array {
+  const file = writeVolumeBytes(regionToVolume(out.region, out.geometry), out.format, { gzip: !/\.nii$/i.test(out.fileName) });
+  return as === 'file' ? file : zipSync({ [out.fileName]: [file, { level: 0 }] });
 }
 
 /**
@@ -101,26 +113,30 @@ export class JobRegistry {
   }
 
   /**
-   * Starts `work` as a job of `client`, or throws 503 (registry or result store full) / 429 (this client's share
-   * used) before any work. `work` gets the job's signal (cancel, timeout) and a progress callback.
+   * Starts `run` as a job of `client`, or throws 503 (registry or result store full) / 429 (this client's share
+   * used) before any work. The run gets the job's signal (cancel, timeout) and reports its progress to the job.
    */
-  start(client: string, work: (signal: AbortSignal, progress: (stage: string, done: number, total: number) => void) => Promise<JobOutput>, position?: () => number | undefined): Job {
+  start(client: string, run: EngineRun): Job {
     this.prune();
     const retry = { 'Retry-After': '30' };
     if (this.jobs.size >= this.limits.maxJobs) throw new HttpError(503, 'too_many_jobs', `the server holds ${this.jobs.size} jobs, its limit (MAX_JOBS); retry when results have been fetched or have expired`, retry);
     if (this.stored >= this.limits.storeBytes) throw new HttpError(503, 'result_store_full', `the server's result store is full (${this.stored} of ${this.limits.storeBytes} bytes, RESULT_STORE_BYTES); retry later`, retry);
     const mine = [...this.jobs.values()].filter((j) => j.client === client).length;
     if (mine >= this.limits.maxPerClient) throw new HttpError(429, 'too_many_jobs_for_client', `you hold ${mine} jobs, the limit per client (MAX_JOBS_PER_CLIENT); fetch or cancel some first`, retry);
-    const job: Job = { id: randomUUID(), client, state: 'queued', stage: 'queued', done: 0, total: 0, abort: new AbortController(), position };
+    const job: Job = { id: randomUUID(), client, state: 'queued', stage: 'queued', done: 0, total: 0, abort: new AbortController(), position: run.position };
     this.jobs.set(job.id, job);
     const timeout = AbortSignal.timeout(this.limits.timeoutMs);
     const signal = AbortSignal.any([job.abort.signal, timeout]);
-    work(signal, (stage, done, total) => {
-      const state = job.state === 'queued' && stage !== 'queued' && stage !== 'load' ? 'running' : job.state;
-      if (state === job.state && stage === job.stage && done === job.done && total === job.total) return;
-      Object.assign(job, { state, stage, done, total });
-      this.notify(job);
-    })
+    run
+      .run({
+        signal,
+        onProgress: ({ stage, done, total }) => {
+          const state = job.state === 'queued' && stage !== 'queued' && stage !== 'load' ? 'running' : job.state;
+          if (state === job.state && stage === job.stage && done === job.done && total === job.total) return;
+          Object.assign(job, { state, stage, done, total });
+          this.notify(job);
+        },
+      })
       .then(async (out) => {
         job.result = await this.store(job.id, out);
         if (out.warnings?.length) job.warnings = out.warnings;
@@ -213,9 +229,7 @@ export class JobRegistry {
     job.fetchedAt ??= Date.now();
     if (as === 'region') return region;
     const labels = readNifti(region).data as Uint8Array;
-    const full = regionToVolume({ lo: r.lo, hi: r.hi, data: labels, outside: r.outside }, r.geometry);
-    const file = writeVolumeBytes(full, r.format, { gzip: !/\.nii$/i.test(r.fileName) });
-    return as === 'file' ? file : zipSync({ [r.fileName]: [file, { level: 0 }] });
+    return encodeResult({ ...r, region: { lo: r.lo, hi: r.hi, data: labels, outside: r.outside } }, as);
   }
 
   /** Cancels a queued or running job; removes a finished one (its result is deleted). */

@@ -36,10 +36,10 @@ async function checkOutputDir(dir: string, shown: string, needBytes: number): Pr
   }
 }
 
-export async function prepareInference(body: InferenceRequest, service: InferenceService, config: Config): Promise<PreparedInference> {
+export async function prepareInference(body: InferenceRequest, model: Pick<InferenceService, 'checkPrompts'>, config: Config): Promise<PreparedInference> {
   const prompts = body.prompts && { classes: body.prompts.classes, points: body.prompts.points, pointLabels: body.prompts.point_labels };
   // Prompt names are checked before the download; point bounds once the image's dims are known.
-  service.checkPrompts(prompts, [Infinity, Infinity, Infinity]);
+  model.checkPrompts(prompts, [Infinity, Infinity, Infinity]);
   let outDir: string | null = null;
   if (body.local_working_dir !== undefined) {
     if (!config.outputRoots.length) throw new HttpError(403, 'local_working_dir_disabled', 'local_working_dir is disabled on this server (set OUTPUT_ROOTS)');

@@ -1,9 +1,9 @@
 import { Vista3dPipeline, outputNameFor, writeVolumeBytes, type Progress, type Prompts, type SegmentResult, type Volume, type WorkLimits } from '@vista3d/models';
 import { zipSync } from 'fflate';
-import type { Metrics } from '../metrics.ts';
+import { recordTimings, type Metrics } from '../metrics.ts';
 import type { LoadedImage } from '../images/imageSource.ts';
 import { ImageStateStore } from './featureCache.ts';
-import { JobQueue, Limiter, type Admission } from './queue.ts';
+import { JobQueue, Limiter, type Admission, type QueuePolicy } from './queue.ts';
 
 /** The NIM's result: a zip holding one `<stem>_seg.<ext>` file on the input's grid. */
 export interface InferenceOutput {
@@ -20,6 +20,8 @@ export interface InferenceOutput {
 export interface ServiceOptions {
   /** Requests admitted besides the running one (loading or waiting); beyond: 503. */
   queueDepth: number;
+  /** `priority` (clicks first, batch yields between windows; default) or `fifo`. */
+  queuePolicy?: QueuePolicy;
   /** Image loads at once. */
   maxConcurrentLoads?: number;
   /** What one request may cost (model-space voxels, windows); unbounded when absent. */
@@ -59,10 +61,15 @@ export class InferenceService {
       },
     );
     this.loads = new Limiter(options.maxConcurrentLoads ?? 2);
-    this.queue = new JobQueue(options.queueDepth, (w, r) => {
-      metrics?.queueWaiting.set(w);
-      metrics?.queueRunning.set(r);
-    });
+    this.queue = new JobQueue(
+      options.queueDepth,
+      (w, r) => {
+        metrics?.queueWaiting.set(w);
+        metrics?.queueRunning.set(r);
+      },
+      10,
+      options.queuePolicy,
+    );
   }
 
   /** Validates prompts against the model and the image's dims (throws PromptError). */
@@ -89,14 +96,7 @@ export class InferenceService {
       const result = await this.pipeline.segment(image.volume, prompts, { ...opts, between: yieldTurn, limits: this.work, maxPointWindows: this.maxPointWindows, imageCache: this.images.for(image.volume) });
       const fileName = outputNameFor(image.name);
       const m = this.metrics;
-      if (m) {
-        const t = result.timings;
-        m.stageSeconds.observe({ stage: 'preprocess' }, t.preprocessMs / 1000);
-        m.stageSeconds.observe({ stage: 'inference' }, t.inferenceMs / 1000);
-        m.stageSeconds.observe({ stage: 'runtime' }, t.runtimeMs / 1000);
-        m.stageSeconds.observe({ stage: 'postprocess' }, t.postprocessMs / 1000);
-        m.windows.inc(t.windows);
-      }
+      if (m) recordTimings(m, result.timings);
       let file: Uint8Array | undefined;
       let zip: Uint8Array | undefined;
       const encode = () => {

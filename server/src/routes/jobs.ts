@@ -20,11 +20,9 @@ import {
 import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { HeldRequests, openEventStream } from '../http/eventStream.ts';
+import type { Engine } from '../inference/engine.ts';
 import { describeJob, JobRegistry, type Job } from '../inference/jobs.ts';
-import type { PrepareRegistry } from '../inference/prepare.ts';
-import { prepareInference, runInference } from '../inference/run.ts';
-import { Limiter } from '../inference/queue.ts';
-import type { InferenceService } from '../inference/service.ts';
+import { prepareInference } from '../inference/run.ts';
 import { acceptsGzip, attachment, clientOf, clientSignal, parseInferenceRequest, parsePrepareRequest } from './requests.ts';
 
 const gzipAsync = promisify(gzip);
@@ -55,8 +53,8 @@ function imageQuery(req: Request): string {
 /** The region file's name: the full file's stem + `_region.nii`. */
 const regionName = (fileName: string) => `${fileName.replace(/\.(nii(\.gz)?|nrrd|nhdr)$/i, '')}_region.nii`;
 
-export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepares: PrepareRegistry): Router {
-  const { config, images, metrics } = deps;
+export function jobsRouter(deps: AppDeps, engine: () => Engine): Router {
+  const { config } = deps;
   const r = Router();
   const jobs = deps.jobs ?? new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
   const held = new HeldRequests(config.streams.perClient, config.streams.total);
@@ -66,13 +64,6 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
         ? new HttpError(429, 'too_many_open_requests', `you hold ${n} event streams and waiting result requests open, the limit per client; close some first`, { 'Retry-After': '5' })
         : new HttpError(503, 'too_many_open_requests', `the server holds ${n} event streams and waiting result requests, its limit; retry later`, { 'Retry-After': '5' }),
     );
-  // Prepares take at most all but one of the service's load slots, so that a prompt never waits behind them.
-  const gates = new WeakMap<InferenceService, Limiter>();
-  const prepareGate = (s: InferenceService) => {
-    let g = gates.get(s);
-    if (!g) gates.set(s, (g = new Limiter(Math.max(1, s.loads.limit - 1))));
-    return g;
-  };
   const expiry = `results expire ${config.jobs.ttlMs / 1000} s after the job ends, ${config.jobs.fetchedTtlMs / 1000} s after they are fetched`;
   const findJob = (id: string, res: Response): Job => {
     const j = jobs.get(id, clientOf(res));
@@ -82,19 +73,16 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
 
   r.post('/vista3d/jobs', async (req, res) => {
     const body = parseInferenceRequest(req.body);
-    const s = service();
-    const prepared = await prepareInference(body, s, config);
+    const e = engine();
+    const prepared = await prepareInference(body, e.model, config);
     // the viewer's prompts are interactive; "everything" (no prompts) is batch work
-    const admission = s.queue.admit({ priority: body.prompts ? 'interactive' : 'batch', client: clientOf(res) });
+    const run = e.admit({ prepared, priority: body.prompts ? 'interactive' : 'batch', client: clientOf(res) });
     let job: Job;
     try {
-      job = jobs.start(clientOf(res), async (signal, progress) => {
-        const out = await runInference(prepared, { service: s, images, metrics, prepares }, admission, { signal, onProgress: (p) => progress(p.stage, p.done, p.total) });
-        return { fileName: out.fileName, format: out.input.format, geometry: out.input.geometry, region: out.result.region, warnings: out.warnings };
-      }, admission.position);
-    } catch (e) {
-      admission.release();
-      throw e;
+      job = jobs.start(clientOf(res), run);
+    } catch (err) {
+      run.release();
+      throw err;
     }
     res.status(202).set('Location', `${req.baseUrl}/vista3d/jobs/${job.id}`).json(describeJob(job));
   });
@@ -185,33 +173,21 @@ export function jobsRouter(deps: AppDeps, service: () => InferenceService, prepa
   });
 
   // Prepare: read an image into the server's caches (and its model-space state) before its first prompt.
-  r.post('/vista3d/prepare', (req, res) => {
+  r.post('/vista3d/prepare', async (req, res) => {
     const { image } = parsePrepareRequest(req.body);
-    const s = service();
-    const gate = prepareGate(s);
-    const view = prepares.start(clientOf(res), image, {
-      // one of the service's bounded loads (never the last free one: a prompt's load goes first), shared with a job
-      // that asks for the same image meanwhile (prepares.join hands it this load; the series loader downloads a
-      // series once for all who wait on it)
-      load: (signal) => gate.run(() => s.loads.run(() => images.load(image, signal), signal), signal),
-      prepare: (img) => {
-        s.checkWork(img.volume, { classes: [] });
-        return s.prepare(img.volume);
-      },
-    });
-    res.status(202).json(view);
+    res.status(202).json(await engine().prepare(clientOf(res), image));
   });
 
-  r.get('/vista3d/prepare', (req, res) => {
+  r.get('/vista3d/prepare', async (req, res) => {
     const image = imageQuery(req);
-    const v = prepares.get(image, clientOf(res));
+    const v = await engine().getPrepare(image, clientOf(res));
     if (!v) throw new HttpError(404, 'prepare_not_found', `no prepare of ${JSON.stringify(image.slice(0, 200))} that you asked for (ended ones are forgotten after a minute)`);
     res.json(v);
   });
 
-  r.delete('/vista3d/prepare', (req, res) => {
+  r.delete('/vista3d/prepare', async (req, res) => {
     const image = imageQuery(req);
-    const v = prepares.cancel(image, clientOf(res));
+    const v = await engine().cancelPrepare(image, clientOf(res));
     if (!v) throw new HttpError(404, 'prepare_not_found', `no prepare of ${JSON.stringify(image.slice(0, 200))} that you asked for`);
     res.json(v);
   });

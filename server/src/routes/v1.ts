@@ -2,8 +2,8 @@ import { Router } from 'express';
 import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { openApiDocument } from '../http/openapi.ts';
-import { DEFAULT_PREPARE_LIMITS, PrepareRegistry } from '../inference/prepare.ts';
-import { prepareInference, runInference } from '../inference/run.ts';
+import { encodeResult } from '../inference/jobs.ts';
+import { prepareInference } from '../inference/run.ts';
 import { jobsRouter } from './jobs.ts';
 import { attachment, clientOf, clientSignal, parseInferenceRequest } from './requests.ts';
 
@@ -19,8 +19,7 @@ export function warningHeader(warnings: readonly string[]): string {
 }
 
 export function v1Router(deps: AppDeps): Router {
-  const { config, state, images, metrics } = deps;
-  const prepares = deps.prepares ?? new PrepareRegistry({ ...DEFAULT_PREPARE_LIMITS, ...config.prepares });
+  const { config, state, metrics } = deps;
   const r = Router();
   r.use((req, res, next) => {
     res.locals.routeBase = req.baseUrl;
@@ -44,15 +43,14 @@ export function v1Router(deps: AppDeps): Router {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  const service = () => {
-    if (!state.ready || !deps.service()) throw new HttpError(503, 'not_ready', 'the model is still loading; poll /v1/health/ready', { 'Retry-After': '5' });
-    return deps.service()!;
+  const engine = () => {
+    const e = deps.engine();
+    if (!state.ready || !e) throw new HttpError(503, 'not_ready', 'the model is still loading; poll /v1/health/ready', { 'Retry-After': '5' });
+    return e;
   };
 
   r.get('/vista3d/info', (_req, res) => {
-    const s = service();
-    const m = s.pipeline.manifest;
-    const labels = s.pipeline.labels;
+    const { manifest: m, labels, device } = engine().model;
     res.json({
       version: deps.version,
       model: { name: m.name, version: m.version, description: m.description },
@@ -62,7 +60,7 @@ export function v1Router(deps: AppDeps): Router {
       subclasses: m.subclasses,
       no_point_prompts: m.noPointPrompts,
       supported_formats: config.images.supportedExtensions,
-      device: s.pipeline.device,
+      device,
       not_processed_value: m.notProcessedValue,
       zero_shot_from: m.zeroShotFrom,
     });
@@ -70,13 +68,15 @@ export function v1Router(deps: AppDeps): Router {
 
   r.post('/vista3d/inference', async (req, res) => {
     const body = parseInferenceRequest(req.body);
-    const s = service();
-    const prepared = await prepareInference(body, s, config);
+    const e = engine();
+    const prepared = await prepareInference(body, e.model, config);
     // a place in the queue before any download: a full queue is a 503 now, not after the image arrived; NIM calls
     // are batch work, behind the viewer's prompts
-    const admission = s.queue.admit({ priority: 'batch', client: clientOf(res) });
-    const out = await runInference(prepared, { service: s, images, metrics, prepares }, admission, { signal: clientSignal(req, res) });
-    if (out.warnings.length) {
+    const out = await e.admit({ prepared, priority: 'batch', client: clientOf(res) }).run({ signal: clientSignal(req, res) });
+    const t0 = performance.now();
+    const zip = encodeResult(out, 'zip');
+    metrics.stageSeconds.observe({ stage: 'encode' }, (performance.now() - t0) / 1000);
+    if (out.warnings?.length) {
       deps.log.warn('image read with assumptions', { requestId: res.locals.requestId, warnings: out.warnings });
       res.set('X-VISTA3D-Warning', warningHeader(out.warnings));
     }
@@ -84,11 +84,11 @@ export function v1Router(deps: AppDeps): Router {
       .status(200)
       .type('application/zip')
       .set('Content-Disposition', attachment(`${out.fileName.replace(/\.[^.]+(\.gz)?$/i, '')}.zip`))
-      .send(Buffer.from(out.zip.buffer, out.zip.byteOffset, out.zip.byteLength));
+      .send(Buffer.from(zip.buffer, zip.byteOffset, zip.byteLength));
   });
 
   // Jobs and prepares: the viewer's API beside the NIM's (routes/jobs.ts).
-  r.use(jobsRouter(deps, service, prepares));
+  r.use(jobsRouter(deps, engine));
 
   return r;
 }
