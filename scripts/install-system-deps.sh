@@ -6,7 +6,9 @@
 #   dcmtk, libgdcm-tools,       DICOM compressors for the compressed-series tests: dcmcjpls, dcmcjpeg, dcmcrle
 #   openjph-tools:              (JPEG-LS, JPEG lossless, RLE), gdcmconv (JPEG 2000), ojph_compress (HTJ2K);
 #   dicom3tools, dcmtk,         the DICOM SEG tests' validators and parsers: dciodvfy (IOD and attribute checks),
-#   python3-pydicom, -numpy:    dcmdump (DCMTK), pydicom (read and pixel decoding, with /usr/bin/python3).
+#   python3-pydicom, -numpy:    dcmdump (DCMTK), pydicom (read and pixel decoding, with /usr/bin/python3);
+#   redis-server:               the job queue and job state shared by front ends and workers (REDIS_URL); the
+#                               scale-out tests run their own instances on free ports (the service is not used).
 # A package already installed (and its command present) is skipped; `apt-get update` runs at most once, and
 # only when something is missing.
 set -euo pipefail
@@ -27,8 +29,9 @@ declare -A PROVIDES=(
   [dicom3tools]=/usr/bin/dciodvfy
   [python3-pydicom]=/usr/lib/python3/dist-packages/pydicom/__init__.py
   [python3-numpy]=/usr/lib/python3/dist-packages/numpy/__init__.py
+  [redis-server]=/usr/bin/redis-server
 )
-PACKAGES=(orthanc orthanc-dicomweb chromium dcmtk libgdcm-tools openjph-tools dicom3tools python3-pydicom python3-numpy)
+PACKAGES=(orthanc orthanc-dicomweb chromium dcmtk libgdcm-tools openjph-tools dicom3tools python3-pydicom python3-numpy redis-server)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -8,7 +8,7 @@ import type { Config } from './config.ts';
 import { errorHandler, HttpError } from './http/errors.ts';
 import { declaredLengthLimit, jsonBodiesOnly, sameOriginOnly } from './http/guards.ts';
 import type { Engine } from './inference/engine.ts';
-import type { JobRegistry } from './inference/jobs.ts';
+import type { JobStore } from './inference/jobs.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { v1Router } from './routes/v1.ts';
@@ -32,7 +32,7 @@ export interface AppDeps {
   /** Who a request comes from; default: from the configuration. */
   auth?: Authenticator;
   /** The viewer's jobs; default: a registry from the configuration (the server closes its own at shutdown). */
-  jobs?: JobRegistry;
+  jobs?: JobStore;
 }
 
 function requestIds(): RequestHandler {

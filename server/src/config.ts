@@ -70,6 +70,8 @@ const EnvSchema = z.object({
   /** GPU ids handed to the workers in turn as CUDA_VISIBLE_DEVICES (e.g. `0,1`); empty: the CPU threads are split between them. */
   WORKER_DEVICE_IDS: list.default([]),
   /** Redis (redis://host:port/db): job queue and job state shared by every front end and worker; unset: all in this process. */
+  /** A worker that has not beaten for this long is taken for dead: its jobs go to another worker (once). */
+  WORKER_TIMEOUT_MS: int(1000).default(10_000),
   REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'a redis:// or rediss:// URL').optional(),
   /** Images downloaded and decoded at once (bytes in flight ≤ this × MAX_DOWNLOAD_BYTES); admitted requests wait for a slot. */
   MAX_CONCURRENT_LOADS: int(1, 64).default(2),
@@ -176,6 +178,7 @@ export interface Config {
   workers: number;
   workerDeviceIds: string[];
   redisUrl: string | null;
+  workerTimeoutMs: number;
   maxConcurrentLoads: number;
   /** What one request may cost, checked before the work is allocated. */
   work: { maxModelVoxels: number; maxWindows: number };
@@ -283,6 +286,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workers: e.NIM_HTTP_MAX_WORKERS,
     workerDeviceIds: e.WORKER_DEVICE_IDS,
     redisUrl: e.REDIS_URL ?? null,
+    workerTimeoutMs: e.WORKER_TIMEOUT_MS,
     maxConcurrentLoads: e.MAX_CONCURRENT_LOADS,
     work: { maxModelVoxels: e.MAX_MODEL_VOXELS, maxWindows: e.MAX_WINDOWS },
     jobs: {

@@ -9,7 +9,7 @@ import { REPO_ROOT, type Config } from './config.ts';
 import { createDicomweb } from './dicomweb/index.ts';
 import { ImageSource } from './images/imageSource.ts';
 import { LocalEngine, type Engine } from './inference/engine.ts';
-import { JobRegistry } from './inference/jobs.ts';
+import { JobRegistry, type JobStore } from './inference/jobs.ts';
 import { DEFAULT_PREPARE_LIMITS, PrepareRegistry } from './inference/prepare.ts';
 import { InferenceService } from './inference/service.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -73,7 +73,9 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     options.extraRoutes?.(a);
     mountViewer(a, config, log); // last: its SPA fallback answers what no router took
   };
-  const jobs = new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs }, (jobId, e) => log.error('job failed', { jobId, error: (e as Error)?.stack ?? String(e) }));
+  // with REDIS_URL, jobs live in Redis (any front end answers any job); else in this process
+  const redis = config.redisUrl ? (await import('./workers/redis.ts')).redisFrontEnd(config, log) : null;
+  const jobs: JobStore = redis?.jobs ?? new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs }, (jobId, e) => log.error('job failed', { jobId, error: (e as Error)?.stack ?? String(e) }));
   const images = new ImageSource(config, dicomweb.series);
   metrics.loadOf(() => engine?.load() ?? {});
   const app = createApp({ config, log, metrics, engine: () => engine, state, version: VERSION, extraRoutes, jobs });
@@ -101,8 +103,8 @@ export async function startServer(config: Config, options: { log?: Logger; extra
 
   const ready = (async () => {
     const t0 = performance.now();
-    engine = config.redisUrl
-      ? await (await import('./workers/redis.ts')).RedisEngine.start(config, log, metrics, url)
+    engine = redis
+      ? await redis.engine(url)
       : config.workers > 1
         ? await (await import('./workers/pool.ts')).PoolEngine.start(config, log, metrics, config.workers, url)
         : await createLocalEngine(config, images, log, metrics);

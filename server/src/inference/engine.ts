@@ -40,6 +40,8 @@ export interface EngineRun {
   /** Gives the place back if the run never started (idempotent). */
   release(): void;
   run(opts?: RunOptions): Promise<JobOutput>;
+  /** The request as data, where the run happens elsewhere (a Redis job store sends it to a worker itself). */
+  readonly request?: RunRequest;
 }
 
 /** What the front end knows of the model without running it: /info and the prompt checks. */

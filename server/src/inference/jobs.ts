@@ -78,8 +78,22 @@ export interface JobLimits {
 }
 
 /** A region with at least one voxel: an empty one becomes voxel [0, 0, 0] holding `outside` (the same result). */
-function nonEmpty(r: LabelRegion): LabelRegion {
+export function nonEmpty(r: LabelRegion): LabelRegion {
   return regionDims(r).every((d) => d > 0) ? r : { lo: [0, 0, 0], hi: [1, 1, 1], data: new Uint8Array([r.outside]), outside: r.outside };
+}
+
+/**
+ * Where the viewer's jobs live: in this process (JobRegistry) or in Redis, shared by every front end
+ * (workers/redis.ts). The routes see only this.
+ */
+export interface JobStore {
+  start(client: string, run: EngineRun): Job | Promise<Job>;
+  get(id: string, client: string): Job | undefined | Promise<Job | undefined>;
+  watch(job: Job, fn: (j: Job) => void): () => void;
+  ended(job: Job, signal: AbortSignal): Promise<void>;
+  read(job: Job, as: 'region' | 'file' | 'zip'): Promise<Uint8Array>;
+  cancel(id: string, client: string): Job | undefined | Promise<Job | undefined>;
+  close(): void;
 }
 
 /**
@@ -89,7 +103,7 @@ function nonEmpty(r: LabelRegion): LabelRegion {
  * dropped before it expires. A result is stored as its region (the box of the input's grid it changed); the
  * full-grid file and the NIM's zip are rebuilt from it when asked for.
  */
-export class JobRegistry {
+export class JobRegistry implements JobStore {
   private readonly jobs = new Map<string, Job>();
   private readonly watchers = new Map<string, Set<(j: Job) => void>>();
   private readonly dir: string;

@@ -21,7 +21,7 @@ import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { HeldRequests, openEventStream } from '../http/eventStream.ts';
 import type { Engine } from '../inference/engine.ts';
-import { describeJob, JobRegistry, type Job } from '../inference/jobs.ts';
+import { describeJob, JobRegistry, type Job, type JobStore } from '../inference/jobs.ts';
 import { prepareInference } from '../inference/run.ts';
 import { acceptsGzip, attachment, clientOf, clientSignal, parseInferenceRequest, parsePrepareRequest } from './requests.ts';
 
@@ -56,7 +56,7 @@ const regionName = (fileName: string) => `${fileName.replace(/\.(nii(\.gz)?|nrrd
 export function jobsRouter(deps: AppDeps, engine: () => Engine): Router {
   const { config } = deps;
   const r = Router();
-  const jobs = deps.jobs ?? new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
+  const jobs: JobStore = deps.jobs ?? new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs });
   const held = new HeldRequests(config.streams.perClient, config.streams.total);
   const hold = (res: Response) =>
     held.take(clientOf(res), (why, n) =>
@@ -65,8 +65,8 @@ export function jobsRouter(deps: AppDeps, engine: () => Engine): Router {
         : new HttpError(503, 'too_many_open_requests', `the server holds ${n} event streams and waiting result requests, its limit; retry later`, { 'Retry-After': '5' }),
     );
   const expiry = `results expire ${config.jobs.ttlMs / 1000} s after the job ends, ${config.jobs.fetchedTtlMs / 1000} s after they are fetched`;
-  const findJob = (id: string, res: Response): Job => {
-    const j = jobs.get(id, clientOf(res));
+  const findJob = async (id: string, res: Response): Promise<Job> => {
+    const j = await jobs.get(id, clientOf(res));
     if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(id.slice(0, 64))} (${expiry})`);
     return j;
   };
@@ -79,7 +79,7 @@ export function jobsRouter(deps: AppDeps, engine: () => Engine): Router {
     const run = e.admit({ prepared, priority: body.prompts ? 'interactive' : 'batch', client: clientOf(res) });
     let job: Job;
     try {
-      job = jobs.start(clientOf(res), run);
+      job = await jobs.start(clientOf(res), run);
     } catch (err) {
       run.release();
       throw err;
@@ -87,13 +87,13 @@ export function jobsRouter(deps: AppDeps, engine: () => Engine): Router {
     res.status(202).set('Location', `${req.baseUrl}/vista3d/jobs/${job.id}`).json(describeJob(job));
   });
 
-  r.get('/vista3d/jobs/:id', (req, res) => {
-    res.json(describeJob(findJob(req.params.id, res)));
+  r.get('/vista3d/jobs/:id', async (req, res) => {
+    res.json(describeJob(await findJob(req.params.id, res)));
   });
 
   // Server-sent events: the view now, then at each change (at most every EVENT_MIN_INTERVAL_MS), `end` last.
-  r.get('/vista3d/jobs/:id/events', (req, res) => {
-    const j = findJob(req.params.id, res);
+  r.get('/vista3d/jobs/:id/events', async (req, res) => {
+    const j = await findJob(req.params.id, res);
     const release = hold(res);
     let unwatch = () => undefined as void;
     let timer: NodeJS.Timeout | undefined;
@@ -129,7 +129,7 @@ export function jobsRouter(deps: AppDeps, engine: () => Engine): Router {
   r.get('/vista3d/jobs/:id/result', async (req, res) => {
     const format = parseFormat(req.query.format);
     const wait = parseWait(req.query.wait);
-    const j = findJob(req.params.id, res);
+    const j = await findJob(req.params.id, res);
     if (wait > 0 && !jobEnded(j)) {
       const release = hold(res);
       const gone = clientSignal(req, res);
@@ -166,8 +166,8 @@ export function jobsRouter(deps: AppDeps, engine: () => Engine): Router {
       .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
-  r.delete('/vista3d/jobs/:id', (req, res) => {
-    const j = jobs.cancel(req.params.id, clientOf(res));
+  r.delete('/vista3d/jobs/:id', async (req, res) => {
+    const j = await jobs.cancel(req.params.id, clientOf(res));
     if (!j) throw new HttpError(404, 'job_not_found', `no job ${JSON.stringify(req.params.id.slice(0, 64))}`);
     res.json(describeJob(j));
   });

@@ -2,6 +2,7 @@
  * A worker process: the pipeline on one device behind its device queue, serving a front end over its IPC channel
  * (forked by the pool) or, with REDIS_URL, jobs from Redis (`npm run worker`, on any machine).
  */
+import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createDicomweb } from '../dicomweb/index.ts';
 import { ImageSource } from '../images/imageSource.ts';
@@ -18,7 +19,8 @@ try {
   process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);
   process.exit(2);
 }
-const name = process.env.VISTA3D_WORKER_NAME ?? `worker-${process.pid}`;
+// unique across machines unless the operator names it (the pool names its workers w0, w1…)
+const name = process.env.VISTA3D_WORKER_NAME ?? `${hostname()}-${process.pid}`;
 const base = createLogger(config.logLevel);
 const log = { debug: base.debug, info: (m: string, f?: object) => base.info(m, { worker: name, ...f }), warn: (m: string, f?: object) => base.warn(m, { worker: name, ...f }), error: (m: string, f?: object) => base.error(m, { worker: name, ...f }) };
 const dicomweb = createDicomweb(config, log);
@@ -36,12 +38,13 @@ if (config.redisUrl) {
   // the front end went away: stop
   process.on('disconnect', () => process.exit(0));
   send({ t: 'ready', manifest: engine.model.manifest, device: engine.model.device });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      host.close();
+      engine.close().then(() => process.exit(0), () => process.exit(1));
+    });
+  }
 } else {
   log.error('a worker needs a front end: run it from the server (NIM_HTTP_MAX_WORKERS) or give it REDIS_URL');
   process.exit(2);
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    engine.close().then(() => process.exit(0), () => process.exit(1));
-  });
 }
