@@ -144,6 +144,9 @@ describe('VISTA3D in the browser: same labels as the server, also with the serve
         const w = window as any;
         const ds = w.services?.displaySetService?.getActiveDisplaySets?.().find((d: any) => d.SeriesInstanceUID === uid);
         if (!ds?.imageIds?.length || !w.cornerstone?.getEnabledElements?.()?.[0]?.viewport?.getCurrentImageId?.()) return false;
+        // the series in the active viewport (what the commands segment), not only among the display sets
+        const grid = w.services.viewportGridService.getState();
+        if (!grid.viewports.get(grid.activeViewportId)?.displaySetInstanceUIDs?.includes(ds.displaySetInstanceUID)) return false;
         await Promise.all(ds.imageIds.map((id: string) => w.cornerstone.imageLoader.loadAndCacheImage(id)));
         return true;
       },
