@@ -4,7 +4,8 @@
  *   1. reading the real head CT: ours vs @itk-wasm/image-io (NIfTI .nii.gz and NRRD gzip);
  *   2. pipeline overhead on the head CT with a Conv3d-heavy model: total time / time inside ONNX Runtime;
  *   3. peak memory (max RSS) of one segmentation of the head CT vs a process that only reads it.
- * Extra sections come from bench files of the other packages (server/bench.ts) when present.
+ * Extra sections come from bench files of the other packages (server/bench.ts) when present, and the browser vs
+ * server section (scripts/bench-browser.ts: headless Chromium, Orthanc).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     await benchRead(dir);
     await benchOverhead();
     benchMemory();
-    for (const extra of ['server/bench.ts']) {
+    for (const extra of ['server/bench.ts', 'scripts/bench-browser.ts']) {
       if (!existsSync(join(ROOT, extra))) continue;
       const mod = (await import(join(ROOT, extra))) as { bench: () => Promise<void>; benchInteractive?: () => Promise<void> };
       await mod.bench();

@@ -17,6 +17,9 @@ const root = new URL('..', import.meta.url).pathname;
 export const PLUGINS = [
   { entry: 'extension/src/index.ts', outfile: 'extension/dist/vista3d-extension.mjs' },
   { entry: 'mode/src/index.ts', outfile: 'mode/dist/vista3d-mode.mjs' },
+  // the in-browser inference worker (module worker): the pipeline and onnxruntime-web, whose wasm files the server
+  // serves under /plugins/ort/
+  { entry: 'extension/src/local/worker.ts', outfile: 'extension/dist/vista3d-worker.mjs' },
 ];
 
 export async function buildPlugins({ watch = false, quiet = false } = {}) {

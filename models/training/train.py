@@ -9,6 +9,7 @@ Patches are [X, Y, Z] = [R, A, S] voxels at the data's spacing (the model's spac
 """
 import argparse
 import csv
+import hashlib
 import json
 import math
 import os
@@ -295,6 +296,11 @@ def export(model, out, roi, spacing, meta):
                        classVectorType='int64', pointLabelsType='int64', maxClassesPerRun=16),
         graphs=vista['graphs'],
     )
+    # what a browser checks its download (and its Cache Storage copy) against; `npm run hash-bundle` does the same
+    for g in manifest['graphs'].values():
+        data = open(os.path.join(out, g['file']), 'rb').read()
+        g['sha256'] = hashlib.sha256(data).hexdigest()
+        g['bytes'] = len(data)
     json.dump(manifest, open(os.path.join(out, 'model.json'), 'w'), indent=2)
 
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
-import { OUTSIDE_HEADER, REGION_HEADER } from '@vista3d/models';
+import { MODEL_FILES_PATH, OUTSIDE_HEADER, REGION_HEADER } from '@vista3d/models';
 import { Authenticator } from './auth/authenticator.ts';
 import { authRoutes, requireAuth } from './auth/routes.ts';
 import type { Config } from './config.ts';
@@ -12,6 +12,7 @@ import type { JobStore } from './inference/jobs.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { v1Router } from './routes/v1.ts';
+import { modelFilesRouter } from './viewer/modelFiles.ts';
 
 export interface AppState {
   ready: boolean;
@@ -83,6 +84,8 @@ export function createApp(deps: AppDeps): Express {
   authRoutes(auth, { withUsers: Boolean(config.auth.usersFile), gateViewer: auth.sessionsEnabled && !config.auth.oidc?.clientId })(app);
   app.use(['/v1', '/dicomweb'], requireAuth(auth));
   app.use('/v1', declaredLengthLimit(config.maxBodyBytes, 'MAX_BODY_BYTES'), jsonBodiesOnly(), express.json({ limit: config.maxBodyBytes, type: ['application/json', '+json'] }));
+  // the model bundle, for viewers that run VISTA3D in the browser (behind the same authentication)
+  app.use(MODEL_FILES_PATH.replace(/\/$/, ''), modelFilesRouter(config.modelDir));
   app.use('/v1', v1Router(deps));
   app.use('/v1', (req, _res, next) => next(new HttpError(404, 'not_found', `no endpoint ${req.method} /v1${req.path}`)));
   deps.extraRoutes?.(app);

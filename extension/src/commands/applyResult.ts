@@ -3,6 +3,7 @@ import { labelColor, mapOutsideWindow, mergeLabelsInWindow, uniformMerge, type M
 import { planeFromMeta, planeWindow, sampleOnPlane } from '../geometry/planes.ts';
 import type { CommandContext, CornerstoneLike, DisplaySetLike } from './context.ts';
 import { recordSegmentOrigin } from './saveSegmentation.ts';
+import { modelInfo } from '../state/store.ts';
 
 /** VISTA3D's "not processed" label, when the server's /info does not say. */
 
@@ -41,8 +42,8 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, resul
   const lm = seg.representationData.Labelmap;
   const imageIds: string[] = lm.imageIds;
   const referenced: string[] = lm.referencedImageIds ?? ds.imageIds;
-  const info = ctx.store.get().server.info;
-  if (!info) throw new Error('The VISTA3D server is not ready.');
+  const info = modelInfo(ctx.store.get());
+  if (!info) throw new Error('The VISTA3D server is not ready, and no model is loaded in this browser.');
   // the model's not-processed value (VISTA3D's 255), from /info
   const notProcessed = info.not_processed_value;
   const outsideMerge = uniformMerge(result.outside, rule, notProcessed);
@@ -68,7 +69,7 @@ export async function applyResult(ctx: CommandContext, ds: DisplaySetLike, resul
   });
   // the SEG's Segment Algorithm Type: class prompts AUTOMATIC, clicks SEMIAUTOMATIC
   recordSegmentOrigin(ctx, segmentationId, rule.kind === 'classes' ? rule.labels : [rule.label], rule.kind);
-  const names = ctx.store.get().server.info?.label_dictionary ?? {};
+  const names = info.label_dictionary;
   const existing = segmentationService.getSegmentation(segmentationId).segments ?? {};
   for (const label of [...present].sort((a, b) => a - b)) {
     // Keep a name the user gave; replace none, or a placeholder OHIF / Cornerstone3D made up ("Segment 1", or ""

@@ -1,7 +1,11 @@
+import { MODEL_FILES_PATH, ORT_WASM_PATH, PLUGIN_FILES } from '@vista3d/models';
 import { Vista3dClient } from '../api/client.ts';
+import { LocalRunner, type WorkerLike } from '../local/localRunner.ts';
+import { DEFAULT_MAX_BROWSER_MODEL_BYTES } from '../local/modelStore.ts';
 import type { Store } from '../state/store.ts';
 import { applyResult } from './applyResult.ts';
-import type { CommandContext, CornerstoneLike, DisplaySetLike } from './context.ts';
+import { loadBrowserModel, setRunTarget } from './browserRun.ts';
+import type { BrowserRunConfig, CommandContext, CornerstoneLike, DisplaySetLike } from './context.ts';
 import { COMMANDS } from './names.ts';
 import { addPoint, clearPoints, setPointTarget, undoPoint } from './points.ts';
 import { prepareSeries } from './prepareSeries.ts';
@@ -26,7 +30,27 @@ function viewerCornerstone(): CornerstoneLike {
     metaData: w.cornerstone.metaData,
     cache: w.cornerstone.cache,
     triggerSegmentationDataModified: (id) => w.cornerstoneTools.segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(id),
+    loadImage: (imageId) => w.cornerstone.imageLoader.loadAndCacheImage(imageId),
   };
+}
+
+/**
+ * In-browser inference settings from the app config (`window.config.vista3d`: `browserModelUrl`,
+ * `maxBrowserModelBytes`, `browserDevice`), with defaults: the server's own bundle, 512 MiB, auto.
+ */
+export function browserRunConfig(appConfig: { vista3d?: Record<string, unknown> } | undefined): BrowserRunConfig {
+  const c = appConfig?.vista3d ?? {};
+  return {
+    modelUrl: typeof c.browserModelUrl === 'string' ? c.browserModelUrl : MODEL_FILES_PATH,
+    maxModelBytes: typeof c.maxBrowserModelBytes === 'number' ? c.maxBrowserModelBytes : DEFAULT_MAX_BROWSER_MODEL_BYTES,
+    wasmPaths: ORT_WASM_PATH,
+    device: typeof c.browserDevice === 'string' ? c.browserDevice : 'auto',
+  };
+}
+
+/** The inference worker, beside the extension's own file (a module worker, same origin). */
+function startWorker(): WorkerLike {
+  return new Worker(new URL(`./${PLUGIN_FILES.worker}`, import.meta.url), { type: 'module', name: 'vista3d-inference' }) as unknown as WorkerLike;
 }
 
 /**
@@ -51,6 +75,9 @@ export function getCommandsModule(deps: CommandsModuleDeps) {
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     running: { id: null, cancelled: false },
     prepared: new Map(),
+    local: new LocalRunner(startWorker),
+    browser: browserRunConfig((globalThis as { config?: { vista3d?: Record<string, unknown> } }).config),
+    now: () => performance.now(),
     log: (message) => console.info(message),
     ...deps.context,
   };
@@ -78,6 +105,8 @@ export function getCommandsModule(deps: CommandsModuleDeps) {
     [COMMANDS.saveSegmentation]: guarded((c) => saveSegmentation(c, extensionManager as Parameters<typeof saveSegmentation>[1])),
     [COMMANDS.downloadSegmentation]: guarded(downloadSegmentation),
     [COMMANDS.prepareSeries]: guarded(prepareSeries),
+    [COMMANDS.setRunTarget]: guarded(setRunTarget),
+    [COMMANDS.loadBrowserModel]: guarded(loadBrowserModel),
   };
   const definitions = Object.fromEntries(Object.entries(actions).map(([name, commandFn]) => [name, { commandFn }]));
   return { actions, definitions, defaultContext: 'VIEWER', context: ctx };

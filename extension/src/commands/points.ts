@@ -3,7 +3,8 @@ import type { PromptPoint } from '../state/store.ts';
 import { applyResult } from './applyResult.ts';
 import type { CommandContext, DisplaySetLike } from './context.ts';
 import { activeImageDisplaySet } from './context.ts';
-import { finishJob, runJob } from './runJob.ts';
+import { runPrompt } from './browserRun.ts';
+import { finishJob } from './runJob.ts';
 
 export function setPointTarget(ctx: CommandContext, { label }: { label: number }): void {
   ctx.store.set({ pointTarget: label, points: [], error: null });
@@ -27,10 +28,14 @@ export async function runPointPrompt(ctx: CommandContext): Promise<void> {
   const ds = activeImageDisplaySet(ctx);
   const voxels = clicksToVoxels(ctx, ds, points);
   const key = String(pointTarget);
-  const labels = await runJob(ctx, 'points', {
-    image: ctx.imageUrlFor(ds),
-    prompts: { points: { [key]: voxels }, point_labels: { [key]: points.map((p) => (p.positive ? 1 : 0)) } },
-  });
+  const pointLabels = { [key]: points.map((p) => (p.positive ? 1 : 0)) };
+  const labels = await runPrompt(
+    ctx,
+    'points',
+    ds,
+    { image: ctx.imageUrlFor(ds), prompts: { points: { [key]: voxels }, point_labels: pointLabels } },
+    { points: { [key]: voxels }, pointLabels },
+  );
   if (!labels) return;
   await applyResult(ctx, ds, labels, { kind: 'point', label: pointTarget });
   finishJob(ctx);

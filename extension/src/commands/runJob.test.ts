@@ -5,6 +5,8 @@ import { ApiError, type RegionResult, type Vista3dClient } from '../api/client.t
 import { createStore, type JobState } from '../state/store.ts';
 import type { CommandContext } from './context.ts';
 import { runJob } from './runJob.ts';
+import { LocalRunner } from '../local/localRunner.ts';
+import { browserRunConfig } from './index.ts';
 
 const view = (id: string, state: JobView['state'], stage: string, done: number, total = 4): JobView => ({ id, state, stage, done, total });
 const region: RegionResult = { labels: { data: new Uint8Array([3]), dims: [1, 1, 1], spacing: [1, 1, 1], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] }, lo: [0, 0, 0], hi: [1, 1, 1], outside: 0 };
@@ -29,6 +31,11 @@ function context(api: Partial<Record<keyof Vista3dClient, unknown>>) {
     sleep: (ms) => (calls.sleep.push(ms), new Promise((r) => setImmediate(r))),
     running: { id: null, cancelled: false },
     prepared: new Map(),
+    local: new LocalRunner(() => {
+      throw new Error('no worker here');
+    }),
+    browser: browserRunConfig(undefined),
+    now: () => 0,
     log: (m) => void calls.log.push(m),
   };
   return { ctx, store, jobs, calls };

@@ -12,6 +12,7 @@ import {
 import pkg from '../../package.json';
 import { labelColor } from '../geometry/merge.ts';
 import type { CommandContext, CornerstoneLike } from './context.ts';
+import { modelInfo } from '../state/store.ts';
 
 /**
  * Where each label of a segmentation came from, per command context and segmentation: a class prompt (AUTOMATIC)
@@ -27,7 +28,7 @@ export function recordSegmentOrigin(ctx: CommandContext, segmentationId: string,
 }
 
 function algorithmTypeOf(ctx: CommandContext, segmentationId: string, label: number): SegmentAlgorithmType {
-  return origins.get(ctx)?.get(segmentationId)?.get(label) ?? (label >= (ctx.store.get().server.info?.zero_shot_from ?? Infinity) ? 'SEMIAUTOMATIC' : 'AUTOMATIC');
+  return origins.get(ctx)?.get(segmentationId)?.get(label) ?? (label >= (modelInfo(ctx.store.get())?.zero_shot_from ?? Infinity) ? 'SEMIAUTOMATIC' : 'AUTOMATIC');
 }
 
 /**
@@ -96,8 +97,8 @@ function sourceImage(cs: CornerstoneLike, imageId: string): { image: SegSourceIm
 export function buildSegmentation(ctx: CommandContext, deps: SegmentationDeps = {}): { file: DicomFile; sopClass: SegmentationSopClass; segments: SegSegment[] } {
   const sopClass = configuredSopClass(deps.appConfig);
   const segmentationId = segmentationOrThrow(ctx);
-  const info = ctx.store.get().server.info;
-  if (!info) throw new Error('The VISTA3D server is not ready: the SEG needs the model\'s name and labels.');
+  const info = modelInfo(ctx.store.get());
+  if (!info) throw new Error('The VISTA3D server is not ready (and no model is loaded in this browser): the SEG needs the model\'s name and labels.');
   const seg = ctx.services.segmentationService.getSegmentation(segmentationId);
   const lm = seg?.representationData?.Labelmap;
   if (!lm?.imageIds?.length) throw new Error('The VISTA3D segmentation has no labelmap images.');

@@ -1,16 +1,17 @@
 import type { CommandContext } from './context.ts';
 import { activeImageDisplaySet, resolveLabelIds } from './context.ts';
 import { applyResult } from './applyResult.ts';
-import { finishJob, runJob } from './runJob.ts';
+import { runPrompt } from './browserRun.ts';
+import { finishJob } from './runJob.ts';
 
 /**
- * Class prompts on the active image series: the server segments the asked labels (none = the model's
+ * Class prompts on the active image series: the server (or this browser) segments the asked labels (none = the model's
  * "everything" set), and only those labels are replaced in the labelmap.
  */
 export async function segmentClasses(ctx: CommandContext, { classes }: { classes?: (string | number)[] }): Promise<void> {
   const ds = activeImageDisplaySet(ctx);
   const asked = resolveLabelIds(ctx, classes);
-  const labels = await runJob(ctx, 'classes', { image: ctx.imageUrlFor(ds), prompts: classes ? { classes: [...classes] } : undefined });
+  const labels = await runPrompt(ctx, 'classes', ds, { image: ctx.imageUrlFor(ds), prompts: classes ? { classes: [...classes] } : undefined }, classes ? { classes: [...classes] } : {});
   if (!labels) return;
   const changed = await applyResult(ctx, ds, labels, { kind: 'classes', labels: asked });
   finishJob(ctx);

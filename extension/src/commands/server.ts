@@ -14,10 +14,12 @@ export async function refreshServer(ctx: CommandContext): Promise<void> {
   }
 }
 
-/** Cancels the running job (the server stops at its next window). */
+/** Cancels the running job (the server, or this browser's worker, stops at its next window). */
 export async function cancel(ctx: CommandContext): Promise<void> {
   const id = ctx.running.id;
   if (!id) return;
   ctx.running.cancelled = true;
+  // a run in this browser stops in the worker at its next window
+  if (ctx.running.cancel) return ctx.running.cancel();
   await ctx.api.cancel(id);
 }

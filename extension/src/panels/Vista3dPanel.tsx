@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { COMMANDS } from '../commands/names.ts';
-import type { Store, Vista3dState } from '../state/store.ts';
+import { modelInfo, type RunTarget, type Store, type Vista3dState } from '../state/store.ts';
 import { PROMPT_TOOL_BINDINGS, PROMPT_TOOL_NAME } from '../tools/Vista3dPromptTool.ts';
 import { GROUP_TITLES, PRESETS, groupLabels, groupOf, labelEntries, matchesQuery, pointTargets, type GroupName, type LabelEntry } from './labels.ts';
 import { PANEL_CSS } from './styles.ts';
@@ -21,15 +21,17 @@ export function Vista3dPanel({ store, run }: Vista3dPanelProps) {
     store.get,
     store.get,
   );
-  const info = state.server.info;
+  const info = modelInfo(state);
   const labels = useMemo(() => (info ? labelEntries(info) : []), [info]);
   const busy = state.job?.state === 'queued' || state.job?.state === 'running';
-  const ready = state.server.status === 'ready';
+  // prompts can run: on the server when it is ready; in this browser once it knows the model (loads it on demand)
+  const ready = state.runTarget === 'server' ? state.server.status === 'ready' : Boolean(info);
 
   return (
     <div className="vista3d-panel" data-testid="vista3d-panel" data-cy="vista3d-panel">
       <style>{PANEL_CSS}</style>
       <ServerStatus state={state} onRetry={() => run(COMMANDS.refreshServer)} />
+      <RunWhere state={state} run={run} />
       {state.error && (
         <div className="v3d-error" role="alert" data-testid="vista3d-error">
           {state.error}
@@ -89,6 +91,42 @@ function ServerStatus({ state, onRetry }: { state: Vista3dState; onRetry(): void
   );
 }
 
+const TARGET_LABELS: Record<RunTarget, string> = { server: 'Server', browser: 'This browser', auto: 'Auto' };
+const DEVICE_LABELS: Record<string, string> = { wasm: 'WebAssembly', webgpu: 'WebGPU' };
+
+/** Where prompts run (Server, This browser, Auto), the browser model's state, and where the last result ran. */
+function RunWhere({ state, run }: { state: Vista3dState; run: Vista3dPanelProps['run'] }) {
+  const m = state.browserModel;
+  const last = state.lastRun;
+  return (
+    <section className="v3d-section" data-testid="vista3d-run-where">
+      <div className="v3d-row" role="radiogroup" aria-label="Run VISTA3D on">
+        <span>Run on:</span>
+        {(Object.keys(TARGET_LABELS) as RunTarget[]).map((t) => (
+          <label key={t}>
+            <input type="radio" name="vista3d-run-target" data-testid={`vista3d-run-${t}`} checked={state.runTarget === t} onChange={() => run(COMMANDS.setRunTarget, { target: t })} /> {TARGET_LABELS[t]}
+          </label>
+        ))}
+      </div>
+      {state.runTarget !== 'server' && (
+        <div className="v3d-muted" data-testid="vista3d-browser-model" data-status={m.status}>
+          {m.status === 'ready' && m.info ? `In this browser: ${m.info.model.name} ${m.info.model.version}, ${m.note ?? ''}` : m.status === 'loading' ? 'Loading the model into this browser…' : m.status === 'failed' ? '' : 'The model loads into this browser at the first prompt.'}
+        </div>
+      )}
+      {m.status === 'failed' && m.error && state.runTarget !== 'server' && (
+        <div className="v3d-error" data-testid="vista3d-browser-model-error">
+          {m.error}
+        </div>
+      )}
+      {last && (
+        <div className="v3d-muted" data-testid="vista3d-last-run" data-where={last.where} data-device={last.device} data-ms={Math.round(last.ms)}>
+          Last {last.kind === 'classes' ? 'class prompt' : 'point prompt'}: {last.where === 'server' ? 'on the server' : 'in this browser'} ({DEVICE_LABELS[last.device] ?? last.device}), {(last.ms / 1000).toFixed(2)} s
+        </div>
+      )}
+    </section>
+  );
+}
+
 function JobProgress({ state, onCancel }: { state: Vista3dState; onCancel(): void }) {
   const job = state.job;
   if (!job) return null;
@@ -117,7 +155,7 @@ function JobProgress({ state, onCancel }: { state: Vista3dState; onCancel(): voi
 }
 
 function ClassPrompts({ labels, state, disabled, run }: { labels: LabelEntry[]; state: Vista3dState; disabled: boolean; run: Vista3dPanelProps['run'] }) {
-  const info = state.server.info!;
+  const info = modelInfo(state)!;
   const [checked, setChecked] = useState<Set<number>>(() => new Set());
   const [query, setQuery] = useState('');
   const [open, setOpen] = useState<Set<GroupName>>(() => new Set());
@@ -232,7 +270,7 @@ function ClassPrompts({ labels, state, disabled, run }: { labels: LabelEntry[]; 
 }
 
 function PointPrompts({ labels, state, disabled, run }: { labels: LabelEntry[]; state: Vista3dState; disabled: boolean; run: Vista3dPanelProps['run'] }) {
-  const info = state.server.info!;
+  const info = modelInfo(state)!;
   const targets = useMemo(() => groupLabels(pointTargets(labels, info)), [labels, info]);
   const target = state.pointTarget;
   // the model's first new-structure index (zero-shot; VISTA3D's 133), from /info

@@ -10,6 +10,28 @@ export type ServerInfo = InfoView;
 
 export type ServerStatus = 'unknown' | 'unreachable' | 'loading' | 'ready';
 
+/** Where prompts run: on the server, in this browser (the inference worker), or the server when it is ready, else here. */
+export type RunTarget = 'server' | 'browser' | 'auto';
+export const RUN_TARGETS: readonly RunTarget[] = ['server', 'browser', 'auto'];
+
+/** The model in this browser (loaded into the inference worker from the server's bundle or a configured URL). */
+export interface BrowserModelState {
+  status: 'idle' | 'loading' | 'ready' | 'failed';
+  /** The model as /info would describe it, `device` = where the worker runs it (webgpu / wasm). */
+  info?: ServerInfo;
+  /** What the load did (files from Cache Storage / downloaded, size, threads, the device's reason). */
+  note?: string;
+  error?: string;
+}
+
+/** Which runner made the last result, on which device, and how long it took (start to result, ms). */
+export interface LastRun {
+  kind: 'classes' | 'points';
+  where: 'server' | 'browser';
+  device: string;
+  ms: number;
+}
+
 export interface JobState {
   kind: 'classes' | 'points';
   state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -29,6 +51,9 @@ export interface PromptPoint {
 
 export interface Vista3dState {
   server: { status: ServerStatus; info?: ServerInfo; error?: string };
+  runTarget: RunTarget;
+  browserModel: BrowserModelState;
+  lastRun: LastRun | null;
   job: JobState | null;
   /** The label the clicks target (a VISTA3D index; ≥ 133 = a new structure). */
   pointTarget: number | null;
@@ -45,6 +70,9 @@ export interface Vista3dState {
 
 export const initialState = (): Vista3dState => ({
   server: { status: 'unknown' },
+  runTarget: 'server',
+  browserModel: { status: 'idle' },
+  lastRun: null,
   job: null,
   pointTarget: null,
   points: [],
@@ -53,6 +81,11 @@ export const initialState = (): Vista3dState => ({
   error: null,
   notice: null,
 });
+
+/** The model the labels and prompts refer to: the server's when it is ready, else the one loaded in this browser. */
+export function modelInfo(s: Pick<Vista3dState, 'server' | 'browserModel'>): ServerInfo | undefined {
+  return s.server.status === 'ready' && s.server.info ? s.server.info : s.browserModel.info ?? s.server.info;
+}
 
 export interface Store {
   get(): Vista3dState;

@@ -5,6 +5,7 @@ import type { Backend, BackendOptions } from './types.ts';
 /** ONNX Runtime Web: wasm everywhere, webgpu in browsers that have it. */
 export function createBackend(options: BackendOptions = {}): Backend {
   if (options.threads) ort.env.wasm.numThreads = options.threads;
+  if (options.wasmPaths) ort.env.wasm.wasmPaths = options.wasmPaths;
   return createOrtBackend(ort as unknown as OrtModule, 'web', options);
 }
 

@@ -52,7 +52,7 @@ export function createOrtBackend(ort: OrtModule, runtime: Runtime, options: Back
     if (settled) return ort.InferenceSession.create(bytes, sessionOptions(settled.providers));
     const passed: { device: string; why: string; tried: boolean }[] = [];
     for (const c of candidates) {
-      const ruledOut = probe?.(c.device) ?? null;
+      const ruledOut = (requested === 'auto' ? options.ruleOut?.(c.device) : null) ?? probe?.(c.device) ?? null;
       if (ruledOut) {
         passed.push({ device: c.device, why: ruledOut, tried: false });
         continue;

@@ -36,6 +36,16 @@ export interface BackendOptions {
   device?: string;
   /** Intra-op threads (CPU/wasm). */
   threads?: number;
+  /**
+   * onnxruntime-web only: the URL prefix its wasm files are fetched from (the viewer's server serves them, same
+   * origin); default: beside the script that bundled it.
+   */
+  wasmPaths?: string;
+  /**
+   * Why the caller knows a device of "auto" should not be tried here (e.g. WebGPU with only a software adapter,
+   * found asynchronously before the backend is made), or null; checked before the runtime's own probe.
+   */
+  ruleOut?: (device: string) => string | null;
   /** Told when a requested device cannot start and another is used instead. */
   onWarning?: (message: string) => void;
   /**

@@ -5,3 +5,4 @@
 export * from './names.ts';
 export * from './requests.ts';
 export * from './jobs.ts';
+export * from './info.ts';

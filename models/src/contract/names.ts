@@ -5,9 +5,18 @@
 /** Where the server serves DICOMweb (its proxy to the PACS, or the embedded store); series URLs of jobs live here. */
 export const DICOMWEB_ROOT = '/dicomweb';
 
-/** Where the server serves the run-time plugins, and their file names (the mode finds the extension beside itself). */
+/**
+ * Where the server serves the run-time plugins, and their file names (the mode finds the extension beside itself;
+ * the extension starts the in-browser inference worker from beside itself).
+ */
 export const PLUGINS_PATH = '/plugins/';
-export const PLUGIN_FILES = { extension: 'vista3d-extension.mjs', mode: 'vista3d-mode.mjs' } as const;
+export const PLUGIN_FILES = { extension: 'vista3d-extension.mjs', mode: 'vista3d-mode.mjs', worker: 'vista3d-worker.mjs' } as const;
+
+/** Where the server serves onnxruntime-web's wasm files (same origin: the viewer's content security is unchanged). */
+export const ORT_WASM_PATH = `${PLUGINS_PATH}ort/`;
+
+/** Where the server serves its model bundle's files (model.json and the graphs it names) for in-browser inference. */
+export const MODEL_FILES_PATH = '/v1/vista3d/model/';
 
 /** The prompt tool (Vista3dPromptTool.toolName; also its toolbar button id). */
 export const PROMPT_TOOL_NAME = 'Vista3dPrompt';
@@ -39,4 +48,8 @@ export const COMMANDS = {
   downloadSegmentation: 'vista3dDownloadSegmentation',
   /** () → asks the server to load the active series ahead of the first prompt (once per series; quiet). */
   prepareSeries: 'vista3dPrepareSeries',
+  /** ({ target: 'server' | 'browser' | 'auto' }) → where the next prompts run. */
+  setRunTarget: 'vista3dSetRunTarget',
+  /** ({ reload?: boolean }) → loads the model into this browser (downloaded once, checked, kept in Cache Storage). */
+  loadBrowserModel: 'vista3dLoadBrowserModel',
 } as const;

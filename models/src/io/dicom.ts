@@ -289,6 +289,15 @@ function encapsulatedFrame({ name, ds, syntax }: Image): Uint8Array {
   return dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, 0, fragments.length);
 }
 
+/**
+ * The array type of rescaled voxel values (stored × RescaleSlope + RescaleIntercept) spanning [lo, hi]: Int16Array
+ * when every slope and intercept is an integer and the values fit, else Int32Array if they fit that, else
+ * Float32Array. The viewer builds its in-browser volume with the same rule, so both hold the same voxels.
+ */
+export function rescaledArrayType(lo: number, hi: number, integral: boolean): Int16ArrayConstructor | Int32ArrayConstructor | Float32ArrayConstructor {
+  return !integral ? Float32Array : lo >= -(2 ** 15) && hi < 2 ** 15 ? Int16Array : lo >= -(2 ** 31) && hi < 2 ** 31 ? Int32Array : Float32Array;
+}
+
 /** Rescaled values of the sorted slices, k-slice after k-slice, in the narrowest exact array type; a step per slice. */
 function* readVoxels(slices: readonly Image[], sliceVoxels: number, onLossy: (why: string) => void): Generator<void, VoxelArray, void> {
   let lo = Infinity;
@@ -311,7 +320,7 @@ function* readVoxels(slices: readonly Image[], sliceVoxels: number, onLossy: (wh
     stored.push({ values, slope, intercept });
     yield;
   }
-  const Out = !integral ? Float32Array : lo >= -(2 ** 15) && hi < 2 ** 15 ? Int16Array : lo >= -(2 ** 31) && hi < 2 ** 31 ? Int32Array : Float32Array;
+  const Out = rescaledArrayType(lo, hi, integral);
   const data = new Out(sliceVoxels * slices.length);
   stored.forEach(({ values, slope, intercept }, k) => {
     const offset = k * sliceVoxels;

@@ -12,6 +12,10 @@ const labelIndex = z.number().int().min(1).max(254);
 const graph = <I extends z.ZodRawShape, O extends z.ZodRawShape>(inputs: I, outputs: O) =>
   z.object({
     file: z.string().regex(/^[\w.-]+\.onnx$/, 'a file name inside the bundle folder, ending in .onnx'),
+    /** SHA-256 of the file (lower-case hex): a browser checks what it downloaded (and cached) against it. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').optional(),
+    /** Size of the file in bytes: a browser refuses a model too large for it before downloading any. */
+    bytes: z.number().int().positive().optional(),
     inputs: z.object(inputs),
     outputs: z.object(outputs),
   });

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { describeModel } from '@vista3d/models';
 import type { AppDeps } from '../app.ts';
 import { HttpError } from '../http/errors.ts';
 import { openApiDocument } from '../http/openapi.ts';
@@ -50,20 +51,8 @@ export function v1Router(deps: AppDeps): Router {
   };
 
   r.get('/vista3d/info', (_req, res) => {
-    const { manifest: m, labels, device } = engine().model;
-    res.json({
-      version: deps.version,
-      model: { name: m.name, version: m.version, description: m.description },
-      labels: Object.fromEntries(labels.supportedIds.map((id) => [labels.names.get(id) ?? String(id), id])),
-      label_dictionary: m.labels,
-      everything: m.everything.filter((id) => labels.isSupported(id)),
-      subclasses: m.subclasses,
-      no_point_prompts: m.noPointPrompts,
-      supported_formats: config.images.supportedExtensions,
-      device,
-      not_processed_value: m.notProcessedValue,
-      zero_shot_from: m.zeroShotFrom,
-    });
+    const { manifest, device } = engine().model;
+    res.json(describeModel(manifest, { version: deps.version, device, supportedFormats: config.images.supportedExtensions }));
   });
 
   r.post('/vista3d/inference', async (req, res) => {

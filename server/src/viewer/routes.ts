@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import { DICOMWEB_ROOT, PLUGIN_FILES, PLUGINS_PATH } from '@vista3d/models';
+import { DICOMWEB_ROOT, ORT_WASM_PATH, PLUGIN_FILES, PLUGINS_PATH } from '@vista3d/models';
 
 /**
  * The OHIF viewer, same-origin with the API and /dicomweb: the prebuilt @ohif/app dist at / (SPA), our generated
@@ -73,6 +74,14 @@ export function appConfigScript(config: object = viewerConfig()): string {
 
 const PLUGIN_NAME = /^[\w.-]+\.(mjs|js)(\.map)?$/;
 
+/** onnxruntime-web's runtime files (the wasm binaries and their loaders), as its package exports them. */
+const ORT_FILE = /^ort-wasm[\w.-]*\.(wasm|mjs)$/;
+
+/** The folder holding onnxruntime-web's wasm files (its package's dist/). */
+export function ortWasmDir(): string {
+  return dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+}
+
 /** Mounts the viewer; for createApp's `extraRoutes`. */
 export function viewerRoutes(opts: ViewerRoutesOptions): (app: Express) => void {
   const reserved = opts.reservedPrefixes ?? ['/v1', '/dicomweb'];
@@ -92,6 +101,15 @@ export function viewerRoutes(opts: ViewerRoutesOptions): (app: Express) => void 
 
     app.get('/app-config.js', noCache, (_req, res) => {
       res.type('text/javascript').send(opts.appConfig());
+    });
+
+    // onnxruntime-web's wasm for the in-browser inference worker: same origin, so the viewer's content security
+    // needs nothing new; versioned by the package, cached a day.
+    const ortDir = ortWasmDir();
+    app.get(`${ORT_WASM_PATH}:file`, (req, res, next) => {
+      const file = String(req.params.file);
+      if (!ORT_FILE.test(file) || !existsSync(join(ortDir, file))) return next();
+      res.sendFile(file, { root: ortDir, maxAge: '1d', headers: { 'Content-Type': file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8' } });
     });
 
     app.get(`${PLUGINS_PATH}:file`, noCache, (req, res, next) => {
