@@ -79,9 +79,10 @@ async function main(): Promise<void> {
     benchMemory();
     for (const extra of ['server/bench.ts', 'scripts/bench-browser.ts']) {
       if (!existsSync(join(ROOT, extra))) continue;
-      const mod = (await import(join(ROOT, extra))) as { bench: () => Promise<void>; benchInteractive?: () => Promise<void> };
+      const mod = (await import(join(ROOT, extra))) as { bench: () => Promise<void>; benchInteractive?: () => Promise<void>; benchScheduling?: () => Promise<void> };
       await mod.bench();
       await mod.benchInteractive?.();
+      await mod.benchScheduling?.();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -149,3 +149,97 @@ export async function benchInteractive(): Promise<void> {
   console.log(`NIM endpoint encoding (${(enc.r.length / 1e6).toFixed(2)} MB .nii.gz, native zlib, run-length): ${ms(enc.ms)} = ${((100 * enc.ms) / (cold.ms + enc.ms)).toFixed(1)} % of segmenting + encoding (goal ≤ 10 %)`);
   await p.dispose();
 }
+
+/**
+ * Scheduling (part of `npm run bench`), the bundled model on cpu, caches off (every request pays its encoder):
+ * a click's latency while batch jobs (NIM calls on a 512×512×250 CT) keep the device busy, with the priority queue
+ * (clicks first, batch work yielding between windows) against first come first served; and throughput of class
+ * prompts on two images with 1 worker (in-process, all threads) against 2 worker processes (half the threads each).
+ */
+export async function benchScheduling(): Promise<void> {
+  if (!existsSync(join(DEFAULT_MODEL_DIR, 'model.json'))) return;
+  const { generatePhantom } = await import('../models/src/phantom/index.ts');
+  const { availableParallelism } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'vista3d-sched-bench-'));
+  const json = { 'content-type': 'application/json' };
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  try {
+    await mkdir(join(dir, 'images'));
+    const big = generatePhantom({ seed: 31, dims: [512, 512, 250], spacing: [0.78, 0.78, 1.5] }).image;
+    await writeFile(join(dir, 'images', 'ct.nii'), writeNifti(big, { gzip: false }));
+    const head = loadHeadCT();
+    await writeFile(join(dir, 'images', 'head.nii'), writeNifti(head, { gzip: false }));
+    const flipped = { ...head, data: head.data.slice().reverse() };
+    await writeFile(join(dir, 'images', 'head2.nii'), writeNifti(flipped, { gzip: false }));
+    const base = { NIM_HTTP_API_PORT: '0', MODEL_DIR: DEFAULT_MODEL_DIR, DEVICE: 'cpu', IMAGE_ROOTS: join(dir, 'images'), LOG_LEVEL: 'silent', QUEUE_DEPTH: '16', FEATURE_CACHE_BYTES: '0', PREPARED_CACHE_BYTES: '0', MAX_JOBS_PER_CLIENT: '64' };
+    const nim = async (url: string, body: unknown) => {
+      const t0 = performance.now();
+      const r = await fetch(`${url}/v1/vista3d/inference`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`bench request failed: ${r.status}`);
+      return performance.now() - t0;
+    };
+    const job = async (url: string, body: unknown) => {
+      const t0 = performance.now();
+      const r = await fetch(`${url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+      const { id } = (await r.json()) as { id: string };
+      const res = await fetch(`${url}/v1/vista3d/jobs/${id}/result?format=region&wait=120`);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`bench job failed: ${res.status}`);
+      return performance.now() - t0;
+    };
+    const batchBody = { image: 'ct.nii', prompts: { classes: ['liver', 'spleen', 'left kidney'] } };
+    const click = { image: 'head.nii', prompts: { points: { '133': [[128, 128, 54]] } } };
+    console.log(`\n## 7. Scheduling: a click while batch jobs run (2 clients sending NIM class prompts, 3 labels, on a ${big.dims.join('×')} CT), model bundled, cpu, caches off`);
+    const p50: Record<string, number> = {};
+    for (const policy of ['fifo', 'priority'] as const) {
+      const srv = await startServer(loadConfig({ ...base, QUEUE_POLICY: policy }), { log: createLogger('silent') });
+      await srv.ready;
+      const alone = await job(srv.url, click);
+      let stop = false;
+      let batches = 0;
+      const batch = async () => {
+        while (!stop) {
+          await nim(srv.url, batchBody);
+          batches++;
+        }
+      };
+      const running = [batch(), batch()];
+      await new Promise((r) => setTimeout(r, 1500));
+      const lat: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        lat.push(await job(srv.url, click));
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      stop = true;
+      await Promise.all(running);
+      await srv.close();
+      lat.sort((a, b) => a - b);
+      p50[policy] = percentile(lat, 0.5);
+      console.log(`${policy === 'priority' ? 'priorities on (clicks first, batch yields between windows)' : 'priorities off (first come, first served)'}: click p50 ${s(p50[policy])}, p95 ${s(percentile(lat, 0.95))} (alone: ${s(alone)}; ${batches} batch jobs meanwhile)`);
+    }
+    console.log(`click p50 with priorities on = ×${(p50.priority / p50.fifo).toFixed(2)} of priorities off`);
+
+    console.log(`\n## 8. Throughput with worker processes: class prompts (3 labels) on two head CTs (${head.dims.join('×')}), 2 clients, 8 requests, caches off — baseline: 1 worker`);
+    let baseline = 0;
+    for (const workers of [1, 2]) {
+      const srv = await startServer(loadConfig({ ...base, NIM_HTTP_MAX_WORKERS: String(workers) }), { log: createLogger('silent') });
+      await srv.ready;
+      const bodies = ['head.nii', 'head2.nii'].map((image) => ({ image, prompts: { classes: ['liver', 'spleen', 'left kidney'] } }));
+      await Promise.all(bodies.map((b) => nim(srv.url, b))); // warm-up (and affinity: each image finds its worker)
+      const t0 = performance.now();
+      const lat: number[] = [];
+      await Promise.all(bodies.map(async (b) => {
+        for (let i = 0; i < 4; i++) lat.push(await nim(srv.url, b));
+      }));
+      const rpm = lat.length / ((performance.now() - t0) / 60000);
+      if (workers === 1) baseline = rpm;
+      await srv.close();
+      lat.sort((a, b) => a - b);
+      const threads = workers === 1 ? availableParallelism() : Math.max(1, Math.floor(availableParallelism() / workers));
+      console.log(`${workers} worker${workers > 1 ? ' processes' : ' (in-process)'}, ${threads} thread${threads > 1 ? 's' : ''} each: ${rpm.toFixed(1)} requests/min (×${(rpm / baseline).toFixed(2)}), p50 ${s(percentile(lat, 0.5))}, p95 ${s(percentile(lat, 0.95))}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -5,6 +5,7 @@ import { Vista3dPipeline, type ModelManifest, type Volume } from '@vista3d/model
 import { createBackend } from '@vista3d/models/backend';
 import { loadBundleFromDir } from '@vista3d/models/node';
 import { createApp, type AppDeps, type AppState } from './app.ts';
+import { Authenticator } from './auth/authenticator.ts';
 import { REPO_ROOT, type Config } from './config.ts';
 import { createDicomweb } from './dicomweb/index.ts';
 import { ImageSource } from './images/imageSource.ts';
@@ -78,7 +79,8 @@ export async function startServer(config: Config, options: { log?: Logger; extra
   const jobs: JobStore = redis?.jobs ?? new JobRegistry({ ...config.jobs, timeoutMs: config.requestTimeoutMs }, (jobId, e) => log.error('job failed', { jobId, error: (e as Error)?.stack ?? String(e) }));
   const images = new ImageSource(config, dicomweb.series);
   metrics.loadOf(() => engine?.load() ?? {});
-  const app = createApp({ config, log, metrics, engine: () => engine, state, version: VERSION, extraRoutes, jobs });
+  const auth = new Authenticator(config, log, undefined, redis?.sessions);
+  const app = createApp({ config, log, metrics, engine: () => engine, state, version: VERSION, extraRoutes, jobs, auth });
   const server = await new Promise<Server>((resolve, reject) => {
     // Express 5 hands listen errors (port taken) to this callback instead of throwing
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)) : resolve(s)));

@@ -25,6 +25,44 @@ const MAX_SESSIONS = 10_000;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
+/**
+ * Where login sessions live, keyed by the SHA-256 of the cookie (never the cookie itself): this process's memory,
+ * or Redis when several front ends answer the same viewer (workers/redis.ts).
+ */
+export interface SessionStore {
+  /** The session's user, if it exists and was used within `idleMs`; using it restarts its idle time. */
+  use(key: string, idleMs: number): Promise<string | undefined>;
+  open(key: string, user: string, idleMs: number): Promise<void>;
+  close(key: string): Promise<void>;
+}
+
+/** Sessions in this process: at most MAX_SESSIONS (idle ones go first, then the oldest). */
+export class MemorySessions implements SessionStore {
+  private readonly sessions = new Map<string, { user: string; lastUsed: number }>();
+  async use(key: string, idleMs: number): Promise<string | undefined> {
+    const s = this.sessions.get(key);
+    const now = Date.now();
+    if (s && now - s.lastUsed <= idleMs) {
+      s.lastUsed = now;
+      return s.user;
+    }
+    if (s) this.sessions.delete(key);
+    return undefined;
+  }
+  async open(key: string, user: string, idleMs: number): Promise<void> {
+    const now = Date.now();
+    if (this.sessions.size >= MAX_SESSIONS) {
+      for (const [k, s] of this.sessions) if (now - s.lastUsed > idleMs) this.sessions.delete(k);
+      // still full: the least recently created goes (Map order)
+      while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    }
+    this.sessions.set(key, { user, lastUsed: now });
+  }
+  async close(key: string): Promise<void> {
+    this.sessions.delete(key);
+  }
+}
+
 function cookie(req: Request, name: string): string | undefined {
   for (const part of (req.get('cookie') ?? '').split(';')) {
     const i = part.indexOf('=');
@@ -37,13 +75,13 @@ export class Authenticator {
   readonly required: boolean;
   private readonly apiKeyHash: Buffer | null;
   private readonly users: Users | null;
-  private readonly sessions = new Map<string, { user: string; lastUsed: number }>();
   private jwks: JWTVerifyGetKey | null = null;
 
   constructor(
     private readonly config: Pick<Config, 'apiKey' | 'auth'>,
     private readonly log: Logger,
     users?: Users,
+    private readonly sessions: SessionStore = new MemorySessions(),
   ) {
     this.required = config.auth.required;
     this.apiKeyHash = config.apiKey ? sha256(config.apiKey) : null;
@@ -67,14 +105,8 @@ export class Authenticator {
     }
     const sid = cookie(req, SESSION_COOKIE);
     if (sid) {
-      const key = sha256(sid).toString('hex');
-      const s = this.sessions.get(key);
-      const now = Date.now();
-      if (s && now - s.lastUsed <= this.config.auth.sessionIdleMs) {
-        s.lastUsed = now;
-        return { id: `user:${s.user}`, kind: 'user', name: s.user };
-      }
-      if (s) this.sessions.delete(key);
+      const user = await this.sessions.use(sha256(sid).toString('hex'), this.config.auth.sessionIdleMs);
+      if (user) return { id: `user:${user}`, kind: 'user', name: user };
     }
     return null;
   }
@@ -111,20 +143,14 @@ export class Authenticator {
       : Boolean(this.apiKeyHash && timingSafeEqual(sha256(password), this.apiKeyHash));
     if (!ok) return null;
     if (!name) name = 'api-key';
-    const now = Date.now();
-    if (this.sessions.size >= MAX_SESSIONS) {
-      for (const [k, s] of this.sessions) if (now - s.lastUsed > this.config.auth.sessionIdleMs) this.sessions.delete(k);
-      // still full: the least recently created goes (Map order)
-      while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
-    }
     const sid = randomBytes(32).toString('base64url');
-    this.sessions.set(sha256(sid).toString('hex'), { user: name, lastUsed: now });
+    await this.sessions.open(sha256(sid).toString('hex'), name, this.config.auth.sessionIdleMs);
     return sid;
   }
 
-  logout(req: Request): void {
+  async logout(req: Request): Promise<void> {
     const sid = cookie(req, SESSION_COOKIE);
-    if (sid) this.sessions.delete(sha256(sid).toString('hex'));
+    if (sid) await this.sessions.close(sha256(sid).toString('hex'));
   }
 
   setSessionCookie(req: Request, res: Response, sid: string | null): void {

@@ -94,8 +94,8 @@ export function authRoutes(auth: Authenticator, opts: { withUsers: boolean; gate
       if (form) return res.redirect(303, next);
       res.json({ user: user || 'api-key' });
     });
-    app.post('/auth/logout', (req, res) => {
-      auth.logout(req);
+    app.post('/auth/logout', async (req, res) => {
+      await auth.logout(req);
       auth.setSessionCookie(req, res, null);
       if (req.is('application/x-www-form-urlencoded')) return res.redirect(303, '/login');
       res.status(204).end();

@@ -77,6 +77,9 @@ export interface JobLimits {
   resultDir: string | null;
 }
 
+/** How often a watched job's place in the queue is looked at (a change is pushed to its event stream). */
+const POSITION_POLL_MS = 250;
+
 /** A region with at least one voxel: an empty one becomes voxel [0, 0, 0] holding `outside` (the same result). */
 export function nonEmpty(r: LabelRegion): LabelRegion {
   return regionDims(r).every((d) => d > 0) ? r : { lo: [0, 0, 0], hi: [1, 1, 1], data: new Uint8Array([r.outside]), outside: r.outside };
@@ -204,7 +207,18 @@ export class JobRegistry implements JobStore {
     let set = this.watchers.get(job.id);
     if (!set) this.watchers.set(job.id, (set = new Set()));
     set.add(fn);
+    // a waiting job's place in the queue changes without the job doing anything: look at it while it is watched
+    let shown = job.position?.();
+    const timer = setInterval(() => {
+      if (jobEnded(job)) return clearInterval(timer);
+      if (job.state !== 'queued') return;
+      const now = job.position?.();
+      if (now !== shown) fn(job);
+      shown = now;
+    }, POSITION_POLL_MS);
+    timer.unref();
     return () => {
+      clearInterval(timer);
       set.delete(fn);
     };
   }

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import { jobEnded, LabelSet, readNifti, regionSubVolume, resolvePrompts, writeNifti, type JobView, type ModelManifest, type PrepareView, type Vec3 } from '@vista3d/models';
+import type { SessionStore } from '../auth/authenticator.ts';
 import type { Config } from '../config.ts';
 import { errorView, HttpError } from '../http/errors.ts';
 import type { Engine, EngineLoad, EngineRun, LocalEngine, ModelView, RunOptions, RunRequest } from '../inference/engine.ts';
@@ -37,6 +38,7 @@ const K = {
   clientJobs: (client: string) => `vista3d:client-jobs:${sha(client)}`,
   job: (id: string) => `vista3d:job:${id}`,
   result: (id: string) => `vista3d:result:${id}`,
+  session: (key: string) => `vista3d:session:${key}`,
   prepare: (client: string, image: string) => `vista3d:prepare:${sha(`${client}\0${image}`)}`,
   events: 'vista3d:events',
   cancel: 'vista3d:cancel',
@@ -449,14 +451,30 @@ export class RedisEngine implements Engine {
   }
 }
 
+/** Login sessions in Redis: a viewer logged in through one front end is known to all; idle ones expire there. */
+export class RedisSessions implements SessionStore {
+  constructor(private readonly redis: Redis) {}
+  async use(key: string, idleMs: number): Promise<string | undefined> {
+    const user = await this.redis.get(K.session(key));
+    if (user) await this.redis.pexpire(K.session(key), idleMs);
+    return user ?? undefined;
+  }
+  async open(key: string, user: string, idleMs: number): Promise<void> {
+    await this.redis.set(K.session(key), user, 'PX', idleMs);
+  }
+  async close(key: string): Promise<void> {
+    await this.redis.del(K.session(key));
+  }
+}
+
 /**
  * A front end on Redis: its job store at once (the routes are built before the model is known), its engine once a
  * worker has published the model.
  */
-export function redisFrontEnd(config: Config, log: Logger): { jobs: RedisJobs; engine(frontEndUrl: string): Promise<RedisEngine> } {
+export function redisFrontEnd(config: Config, log: Logger): { jobs: RedisJobs; sessions: RedisSessions; engine(frontEndUrl: string): Promise<RedisEngine> } {
   const cluster = new Cluster(config, log, config.workerTimeoutMs);
   const jobs = new RedisJobs(cluster, { ...config.jobs, timeoutMs: config.requestTimeoutMs });
-  return { jobs, engine: (url) => RedisEngine.start(config, log, cluster, jobs, url) };
+  return { jobs, sessions: new RedisSessions(cluster.redis), engine: (url) => RedisEngine.start(config, log, cluster, jobs, url) };
 }
 
 /** The region's NIfTI and what the job's view says of it. */
