@@ -182,9 +182,13 @@ export async function benchScheduling(): Promise<void> {
     const job = async (url: string, body: unknown) => {
       const t0 = performance.now();
       const r = await fetch(`${url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+      if (r.status !== 202) throw new Error(`bench job refused: ${r.status} ${await r.text()}`);
       const { id } = (await r.json()) as { id: string };
-      const res = await fetch(`${url}/v1/vista3d/jobs/${id}/result?format=region&wait=120`);
-      await res.arrayBuffer();
+      let res: Response;
+      do {
+        res = await fetch(`${url}/v1/vista3d/jobs/${id}/result?format=region&wait=30`);
+        await res.arrayBuffer();
+      } while (res.status === 409);
       if (res.status !== 200) throw new Error(`bench job failed: ${res.status}`);
       return performance.now() - t0;
     };

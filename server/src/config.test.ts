@@ -34,6 +34,17 @@ describe('loadConfig', () => {
     assert.equal(c.images.allowedNetworks.length, 2);
   });
 
+  it('workers and Redis: one in-process worker by default; device ids as a list; 0 workers only with REDIS_URL; REDIS_URL must be redis://', () => {
+    const d = loadConfig({});
+    assert.deepEqual([d.workers, d.workerDeviceIds, d.redisUrl, d.queuePolicy, d.workerTimeoutMs], [1, [], null, 'priority', 10_000]);
+    const c = loadConfig({ NIM_HTTP_MAX_WORKERS: '4', WORKER_DEVICE_IDS: '0,1', QUEUE_POLICY: 'fifo' });
+    assert.deepEqual([c.workers, c.workerDeviceIds, c.queuePolicy], [4, ['0', '1'], 'fifo']);
+    assert.equal(loadConfig({ NIM_HTTP_MAX_WORKERS: '0', REDIS_URL: 'redis://10.0.0.5:6379/2' }).redisUrl, 'redis://10.0.0.5:6379/2');
+    assert.throws(() => loadConfig({ NIM_HTTP_MAX_WORKERS: '0' }), (e: ConfigError) => /NIM_HTTP_MAX_WORKERS: 0 .* needs REDIS_URL/.test(e.message));
+    assert.throws(() => loadConfig({ REDIS_URL: 'http://redis:6379' }), (e: ConfigError) => /REDIS_URL=.*a redis:\/\/ or rediss:\/\/ URL/.test(e.message));
+    assert.throws(() => loadConfig({ QUEUE_POLICY: 'random' }), (e: ConfigError) => /QUEUE_POLICY/.test(e.message));
+  });
+
   it('lists every bad value, naming each variable', () => {
     assert.throws(
       () => loadConfig({ NIM_HTTP_API_PORT: '99999', DEVICE: 'tpu', API_KEY: 'short', IMAGE_URI_HTTPS_ONLY: 'maybe', DOMAIN_WHITELIST: '["("]', CORS_ORIGINS: '[1]' }),

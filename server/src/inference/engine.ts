@@ -97,7 +97,7 @@ export class LocalEngine implements Engine {
     return {
       position: a.position,
       release: a.release,
-      run: async (opts = {}) => jobOutput(await runInference(req.prepared, { service: this.service, images: this.images, metrics: this.metrics, prepares: this.prepares }, a, opts)),
+      run: async (opts = {}) => jobOutput(await runInference(req.prepared, { service: this.service, images: this.images, metrics: this.metrics, prepares: this.prepares }, a, { ...opts, priority: req.priority })),
     };
   }
 
@@ -107,7 +107,7 @@ export class LocalEngine implements Engine {
       // one of the service's bounded loads (never the last free one: a prompt's load goes first), shared with a job
       // that asks for the same image meanwhile (prepares.join hands it this load; the series loader downloads a
       // series once for all who wait on it)
-      load: (signal) => this.prepareGate.run(() => s.loads.run(() => this.images.load(image, signal), signal), signal),
+      load: (signal) => this.prepareGate.run(() => s.loads.run(() => this.images.load(image, signal), signal, 'interactive'), signal),
       prepare: (img) => {
         s.checkWork(img.volume, { classes: [] });
         return s.prepare(img.volume);

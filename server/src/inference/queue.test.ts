@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HttpError } from '../http/errors.ts';
-import { JobQueue } from './queue.ts';
+import { JobQueue, Limiter } from './queue.ts';
 
 function deferred() {
   let resolve!: () => void;
@@ -168,5 +168,42 @@ describe('JobQueue priorities and fairness', () => {
     const clicked = q.run(async () => void order.push('click'), undefined, { priority: 'interactive' });
     await Promise.all([long, clicked]);
     assert.deepEqual(order, ['long:0', 'long:1', 'long:2', 'click']);
+  });
+});
+
+describe('Limiter (image loads)', () => {
+  it('at most `limit` at once; batch loads never take the last slot; waiting clicks load before waiting batch work', async () => {
+    const l = new Limiter(2);
+    const order: string[] = [];
+    const gates = new Map<string, ReturnType<typeof deferred>>();
+    const task = (name: string, priority: 'interactive' | 'batch') => {
+      const g = deferred();
+      gates.set(name, g);
+      return l.run(async () => {
+        order.push(name);
+        await g.promise;
+      }, undefined, priority);
+    };
+    const b1 = task('batch-1', 'batch');
+    const b2 = task('batch-2', 'batch');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['batch-1'], 'the second batch load waits: the last slot is kept for clicks');
+    const c1 = task('click-1', 'interactive');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['batch-1', 'click-1']);
+    const c2 = task('click-2', 'interactive');
+    assert.deepEqual(l.size, { active: 2, waiting: 2 });
+    gates.get('batch-1')!.resolve();
+    await b1;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['batch-1', 'click-1', 'click-2'], 'a waiting click before a waiting batch load');
+    gates.get('click-1')!.resolve();
+    gates.get('click-2')!.resolve();
+    await Promise.all([c1, c2]);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['batch-1', 'click-1', 'click-2', 'batch-2']);
+    gates.get('batch-2')!.resolve();
+    await b2;
+    assert.deepEqual(l.size, { active: 0, waiting: 0 });
   });
 });

@@ -224,43 +224,67 @@ export class JobQueue {
   }
 }
 
-/** At most `limit` tasks at once (image loads); the rest wait in order, leaving when their signal aborts. */
+/**
+ * At most `limit` tasks at once (image loads); the rest wait, interactive ones first, leaving when their signal
+ * aborts. Batch tasks never take the last slot (when there are two or more): a click's image loads while NIM calls
+ * download theirs.
+ */
 export class Limiter {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: { go: () => void; priority: Priority }[] = [];
   constructor(readonly limit: number) {}
 
   get size(): { active: number; waiting: number } {
     return { active: this.active, waiting: this.waiting.length };
   }
 
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (this.active >= this.limit) {
+  private room(priority: Priority): boolean {
+    return this.active < (priority === 'batch' && this.limit > 1 ? this.limit - 1 : this.limit);
+  }
+
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal, priority: Priority = 'interactive'): Promise<T> {
+    if (signal?.aborted) throw cancelled('before loading its image');
+    if (this.room(priority) && !this.waiting.some((w) => w.priority === 'interactive' || priority === 'batch')) this.active++;
+    else {
       await new Promise<void>((resolve, reject) => {
-        const go = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
+        const entry = {
+          priority,
+          go: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
         };
         const onAbort = () => {
-          const i = this.waiting.indexOf(go);
+          const i = this.waiting.indexOf(entry);
           if (i >= 0) this.waiting.splice(i, 1);
           reject(cancelled('while waiting to load its image'));
         };
-        if (signal?.aborted) return reject(cancelled('while waiting to load its image'));
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiting.push(go);
+        // interactive waiters go before every batch waiter, each in order of arrival
+        const at = priority === 'interactive' ? this.waiting.findIndex((w) => w.priority === 'batch') : -1;
+        this.waiting.splice(at < 0 ? this.waiting.length : at, 0, entry);
       });
-      // the finishing task handed its slot over: `active` already counts this one
-    } else {
-      if (signal?.aborted) throw cancelled('before loading its image');
-      this.active++;
+      // the slot was counted for this task by the one that handed it over (wake)
     }
     try {
       return await fn();
     } finally {
-      const handOver = this.waiting.shift();
-      if (handOver) handOver();
-      else this.active--;
+      this.active--;
+      this.wake();
+    }
+  }
+
+  /** Starts the waiters there is room for, in order (a batch waiter that may not take the last slot waits on). */
+  private wake(): void {
+    for (let i = 0; i < this.waiting.length; ) {
+      const w = this.waiting[i];
+      if (!this.room(w.priority)) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.active++;
+      w.go();
     }
   }
 }

@@ -9,7 +9,7 @@ import type { InferenceRequest } from '../http/schemas.ts';
 import type { ImageSource, LoadedImage } from '../images/imageSource.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PrepareRegistry } from './prepare.ts';
-import type { Admission } from './queue.ts';
+import type { Admission, Priority } from './queue.ts';
 import type { InferenceOutput, InferenceService } from './service.ts';
 
 /** Everything checked before any image is fetched: prompts (names), the output folder. */
@@ -72,12 +72,12 @@ export async function runInference(
   p: PreparedInference,
   deps: InferenceDeps,
   admission: Admission,
-  opts: { signal?: AbortSignal; onProgress?: (p: Progress | { stage: 'load' | 'queued'; done: number; total: number }) => void } = {},
+  opts: { signal?: AbortSignal; priority?: Priority; onProgress?: (p: Progress | { stage: 'load' | 'queued'; done: number; total: number }) => void } = {},
 ): Promise<RunOutput> {
   try {
     const t0 = performance.now();
     opts.onProgress?.({ stage: 'load', done: 0, total: 1 });
-    const image: LoadedImage = await (deps.prepares?.join(p.image, opts.signal) ?? deps.service.loads.run(() => deps.images.load(p.image, opts.signal), opts.signal));
+    const image: LoadedImage = await (deps.prepares?.join(p.image, opts.signal) ?? deps.service.loads.run(() => deps.images.load(p.image, opts.signal), opts.signal, opts.priority));
     deps.metrics.stageSeconds.observe({ stage: 'load' }, (performance.now() - t0) / 1000);
     deps.service.checkPrompts(p.prompts, image.volume.dims);
     deps.service.checkWork(image.volume, p.prompts);

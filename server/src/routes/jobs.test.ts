@@ -244,6 +244,15 @@ describe('jobs API for the viewer: regions, waits, events, prepares', () => {
     assert.equal((await fetch(`${s.url}/v1/vista3d/jobs/nope/events`)).status, 404);
   });
 
+  it('events: a waiting job\'s place in the queue is pushed as it moves up, with nothing else changing', async () => {
+    const ids = [await startFresh(), await startFresh(), await startFresh()];
+    const { events } = await readEvents(await fetch(`${s.url}/v1/vista3d/jobs/${ids[2]}/events`));
+    const places = events.map((e) => e.data.queue_position).filter((p) => p !== undefined);
+    // behind two jobs, then behind one (the first ended, the second runs): no progress of its own in between
+    assert.deepEqual([...new Set(places)], [2, 1], JSON.stringify(events.map((e) => [e.data.stage, e.data.queue_position])));
+    assert.equal(events.at(-1)!.data.state, 'done');
+  });
+
   it(`events and waits are bounded per client (${MAX_HELD_PER_CLIENT} open at once: 429 beyond), freed when the client leaves`, async () => {
     const id = await startFresh();
     const streams = Array.from({ length: MAX_HELD_PER_CLIENT }, () => new AbortController());
