@@ -196,10 +196,14 @@ export async function benchScheduling(): Promise<void> {
     const click = { image: 'head.nii', prompts: { points: { '133': [[128, 128, 54]] } } };
     console.log(`\n## 7. Scheduling: a click while batch jobs run (2 clients sending NIM class prompts, 3 labels, on a ${big.dims.join('×')} CT), model bundled, cpu, caches off`);
     const p50: Record<string, number> = {};
-    for (const policy of ['fifo', 'priority'] as const) {
-      const srv = await startServer(loadConfig({ ...base, QUEUE_POLICY: policy }), { log: createLogger('silent') });
+    const runs = [
+      { key: 'fifo', policy: 'fifo', workers: 1, what: 'priorities off (first come, first served), 1 process' },
+      { key: 'priority', policy: 'priority', workers: 1, what: 'priorities on (clicks first, batch yields between windows), 1 process' },
+      { key: 'workers', policy: 'priority', workers: 2, what: 'priorities on, 2 worker processes (the click\'s image on the other worker)' },
+    ] as const;
+    for (const run of runs) {
+      const srv = await startServer(loadConfig({ ...base, QUEUE_POLICY: run.policy, NIM_HTTP_MAX_WORKERS: String(run.workers) }), { log: createLogger('silent') });
       await srv.ready;
-      const alone = await job(srv.url, click);
       let stop = false;
       let batches = 0;
       const batch = async () => {
@@ -217,12 +221,13 @@ export async function benchScheduling(): Promise<void> {
       }
       stop = true;
       await Promise.all(running);
+      const alone = await job(srv.url, click);
       await srv.close();
       lat.sort((a, b) => a - b);
-      p50[policy] = percentile(lat, 0.5);
-      console.log(`${policy === 'priority' ? 'priorities on (clicks first, batch yields between windows)' : 'priorities off (first come, first served)'}: click p50 ${s(p50[policy])}, p95 ${s(percentile(lat, 0.95))} (alone: ${s(alone)}; ${batches} batch jobs meanwhile)`);
+      p50[run.key] = percentile(lat, 0.5);
+      console.log(`${run.what}: click p50 ${s(p50[run.key])}, p95 ${s(percentile(lat, 0.95))} (alone: ${s(alone)}; ${batches} batch jobs meanwhile)`);
     }
-    console.log(`click p50 with priorities on = ×${(p50.priority / p50.fifo).toFixed(2)} of priorities off`);
+    console.log(`click p50, priorities on / off: ×${(p50.priority / p50.fifo).toFixed(2)}; 2 workers, priorities on / 1 process, priorities off: ×${(p50.workers / p50.fifo).toFixed(2)}`);
 
     console.log(`\n## 8. Throughput with worker processes: class prompts (3 labels) on two head CTs (${head.dims.join('×')}), 2 clients, 8 requests, caches off — baseline: 1 worker`);
     let baseline = 0;
