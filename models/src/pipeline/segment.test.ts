@@ -212,7 +212,7 @@ describe('Vista3dPipeline with the exact test model', () => {
     );
   });
 
-  it('awaits `between` before every window, class and point alike, and holds the next window until it resolves', async () => {
+  it('awaits `between` before pre-processing, every window (class and point alike) and post-processing, and holds the next step until it resolves', async () => {
     const p = await pipelineFor({ roi: [4, 4, 4], overlap: 0 });
     const { vol } = labelledVolume([8, 8, 8], pattern);
     const log: string[] = [];
@@ -221,18 +221,18 @@ describe('Vista3dPipeline with the exact test model', () => {
     const run = p.segment(vol, { classes: ['liver'], points: { spleen: [[6, 5, 4]] } }, {
       between: () => {
         log.push('between');
-        if (log.filter((e) => e === 'between').length === 3) hold = new Promise((r) => (release = r));
+        if (log.filter((e) => e === 'between').length === 4) hold = new Promise((r) => (release = r));
         return hold;
       },
       onProgress: (e) => e.stage === 'inference' && e.done > 0 && log.push(`window ${e.done}`),
     });
     await new Promise((r) => setTimeout(r, 50));
-    // two windows ran; the third waits for `between`
-    assert.deepEqual(log, ['between', 'window 1', 'between', 'window 2', 'between']);
+    // before pre-processing, then two windows ran; the third waits for `between`
+    assert.deepEqual(log, ['between', 'between', 'window 1', 'between', 'window 2', 'between']);
     release();
     await run;
     const windows = log.filter((e) => e.startsWith('window')).length;
-    assert.equal(log.filter((e) => e === 'between').length, windows);
+    assert.equal(log.filter((e) => e === 'between').length, windows + 2);
     assert.ok(windows > 8, `8 class windows and the point windows: ${windows}`);
   });
 

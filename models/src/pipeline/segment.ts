@@ -41,7 +41,7 @@ export interface ImageCache {
 export interface SegmentOptions {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
-  /** Awaited before each window: where a scheduler lets other work use the device (batch work yields to clicks). */
+  /** Awaited before pre-processing, each window and post-processing: where a scheduler lets other work use the device (batch work yields to clicks). */
   between?: () => Promise<void>;
   /** Keyed by window; the caller keeps one cache per image (and model) and drops it when the image changes. */
   featureCache?: FeatureCache;
@@ -143,6 +143,8 @@ export class Vista3dPipeline {
     const runtime0 = this.backend.stats.runMs;
     const t0 = performance.now();
     onProgress?.({ stage: 'preprocess', done: 0, total: 1 });
+    // whole-volume stages yield too: before pre-processing, before each window, before post-processing
+    await options.between?.();
     throwIfAborted(signal);
     // Whole-image pre-processing only for class prompts (and kept by the caller for the next one); a point
     // prompt resamples its own windows.
@@ -181,6 +183,7 @@ export class Vista3dPipeline {
       : null;
     const t2 = performance.now();
     onProgress?.({ stage: 'postprocess', done: 0, total: 1 });
+    await options.between?.();
     throwIfAborted(signal);
 
     let region: LabelRegion;
