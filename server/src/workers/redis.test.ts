@@ -185,4 +185,25 @@ describe('scale-out on Redis: two front ends, three workers, one redis-server', 
     const file = await fetch(`${a.url}/v1/vista3d/jobs/${later}/result?format=file`);
     assert.equal(file.status, 200);
   });
+
+  it('every worker gone mid-job, none to take it over: the job fails with a 504 at its deadline, never silently', async () => {
+    const short = await startFrontEnd({ ...env, REQUEST_TIMEOUT_MS: '3000' });
+    try {
+      const id = await startJob(short, { image: await image(56), prompts: { classes: ['liver'] } });
+      await until(short, id, (v) => (v.stage === 'inference' && v.done > 0) || ended(v));
+      await Promise.all([...workers.values()].map((w) => w.kill('SIGKILL')));
+      workers.clear();
+      const v = await until(b, id, ended, 40_000);
+      assert.equal(v.state, 'failed');
+      assert.equal(v.error?.status, 504);
+      assert.match(v.error!.detail, /no inference worker finished it/);
+      // a new job is refused at once while no worker beats
+      await sleep(3000);
+      const r = await fetch(`${a.url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify({ image: await image(), prompts: { classes: ['liver'] } }) });
+      assert.equal(r.status, 503);
+      assert.match(((await r.json()) as { detail: string }).detail, /no inference worker is running/);
+    } finally {
+      await short.kill();
+    }
+  });
 });

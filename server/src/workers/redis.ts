@@ -50,6 +50,8 @@ const WATCH_POLL_MS = 1000;
 /** A run is sent at most this many times (its worker died under it once: sent again, once). */
 const MAX_ATTEMPTS = 2;
 const PRIORITY = { interactive: 1, batch: 2 } as const;
+/** A worker ends a job at its deadline itself; a front end reports it failed this much later if none did. */
+const DEADLINE_GRACE_MS = 15_000;
 
 interface RunData {
   id: string;
@@ -76,6 +78,8 @@ interface JobHash {
   cancel?: string;
   /** Set by a front end at the first fetch. */
   fetchedAt?: string;
+  /** When the job must have ended (ms since the epoch; REQUEST_TIMEOUT_MS after it started). */
+  deadline?: string;
 }
 
 function connect(url: string, log: Logger, what: string): Redis {
@@ -171,7 +175,11 @@ const initialView = (id: string): JobView => ({ id, state: 'queued', stage: 'que
 
 /** A job as the routes see it, rebuilt from its hash (a snapshot; `refresh` reads it again). */
 function jobFrom(id: string, h: JobHash): Job {
-  const view: JobView = h.view ? JSON.parse(h.view) : initialView(id);
+  let view: JobView = h.view ? JSON.parse(h.view) : initialView(id);
+  // past its deadline and not ended: no worker finished it (all gone, or none took it); the client is told so
+  if (!jobEnded(view) && h.deadline && Date.now() > Number(h.deadline) + DEADLINE_GRACE_MS) {
+    view = { ...view, state: 'failed', queue_position: undefined, error: { status: 504, detail: 'the job did not finish within REQUEST_TIMEOUT_MS: no inference worker finished it' } };
+  }
   const result: StoredResult | undefined = h.result ? { ...JSON.parse(h.result), path: '' } : undefined;
   const job: Job = { ...view, client: h.client!, abort: new AbortController(), result, position: () => view.queue_position };
   if (h.fetchedAt) job.fetchedAt = Number(h.fetchedAt);
