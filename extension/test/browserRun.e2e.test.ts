@@ -146,9 +146,11 @@ describe('VISTA3D in the browser: same labels as the server, also with the serve
         if (!ds?.imageIds?.length || !w.cornerstone?.getEnabledElements?.()?.[0]?.viewport?.getCurrentImageId?.()) return false;
         // the series in the active viewport (what the commands segment), not only among the display sets
         const grid = w.services.viewportGridService.getState();
-        if (!grid.viewports.get(grid.activeViewportId)?.displaySetInstanceUIDs?.includes(ds.displaySetInstanceUID)) return false;
+        if (!grid.viewports.get(grid.activeViewportId)?.displaySetInstanceUIDs?.includes(ds.displaySetInstanceUID)) return (w.__vista3dStable = 0) > 0;
         await Promise.all(ds.imageIds.map((id: string) => w.cornerstone.imageLoader.loadAndCacheImage(id)));
-        return true;
+        // OHIF may still lay the viewports out again after the first display: the same state three polls in a row
+        w.__vista3dStable = (w.__vista3dStable ?? 0) + 1;
+        return w.__vista3dStable >= 3;
       },
       c.seriesUid,
       { timeout: 300_000, polling: 1000 },

@@ -131,7 +131,10 @@ describe('the viewer against two front ends on one Redis', { skip: missing || fa
         const w = window as any;
         const ds = w.services?.displaySetService?.getActiveDisplaySets?.().find((d: any) => d.SeriesInstanceUID === uid);
         const grid = w.services?.viewportGridService?.getState();
-        return Boolean(ds && w.cornerstone?.getEnabledElements?.()?.[0]?.viewport?.getCurrentImageId?.() && grid.viewports.get(grid.activeViewportId)?.displaySetInstanceUIDs?.includes(ds.displaySetInstanceUID));
+        const ok = Boolean(ds && w.cornerstone?.getEnabledElements?.()?.[0]?.viewport?.getCurrentImageId?.() && grid.viewports.get(grid.activeViewportId)?.displaySetInstanceUIDs?.includes(ds.displaySetInstanceUID));
+        // OHIF may lay the viewports out again after the first display: the same state three polls in a row
+        w.__vista3dStable = ok ? (w.__vista3dStable ?? 0) + 1 : 0;
+        return w.__vista3dStable >= 3;
       },
       seriesUid,
       { timeout: 300_000, polling: 500 },
