@@ -80,9 +80,9 @@ describe('jobs API for the viewer: regions, waits, events, prepares', () => {
   const start = (body: unknown, server = s, headers: Record<string, string> = {}) => fetch(`${server.url}/v1/vista3d/jobs`, { method: 'POST', headers: { ...json, ...headers }, body: JSON.stringify(body) });
   /** A job on an image no job has seen (other voxels): no cached features, so it runs every window, for seconds. */
   let fresh = 0;
-  const startFresh = async () => {
+  const startFresh = async (n = 36) => {
     const image = `big-${++fresh}.nii.gz`;
-    await writeFile(join(t.images, image), writeNifti({ data: new Float32Array(36 ** 3).fill(0.1 + fresh / 1000), dims: [36, 36, 36], spacing: [1, 1, 1], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] }));
+    await writeFile(join(t.images, image), writeNifti({ data: new Float32Array(n ** 3).fill(0.1 + fresh / 1000), dims: [n, n, n], spacing: [1, 1, 1], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], origin: [0, 0, 0] }));
     return startId({ ...big, image });
   };
   const startId = async (body: unknown) => {
@@ -195,7 +195,8 @@ describe('jobs API for the viewer: regions, waits, events, prepares', () => {
     assert.ok(performance.now() - t0 > 100, 'it waited for the job');
     assert.equal(await state(id), 'done');
 
-    const slow = await startFresh();
+    // seconds of work, also on a fast machine: the cancel below must find it running
+    const slow = await startFresh(60);
     const timedOut = await fetch(`${s.url}/v1/vista3d/jobs/${slow}/result?format=region&wait=0.2`);
     assert.equal(timedOut.status, 409);
     assert.match(await detail(timedOut), /after waiting 0\.2 s/);
