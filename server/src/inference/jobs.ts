@@ -4,6 +4,8 @@ import { readFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jobEnded, readNifti, regionDims, regionSubVolume, regionToVolume, writeNifti, writeVolumeBytes, type JobView, type LabelRegion, type SegmentTimings, type Vec3, type Volume } from '@vista3d/models';
+import { promisify } from 'node:util';
+import { constants, gzip } from 'node:zlib';
 import { writeFileAtomic } from '@vista3d/models/node';
 import { zipSync } from 'fflate';
 import { errorView, HttpError } from '../http/errors.ts';
@@ -24,13 +26,29 @@ export interface JobOutput {
   timings?: SegmentTimings;
 }
 
+const gzipAsync = promisify(gzip);
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
 /**
  * The full-grid `<stem>_seg.<ext>` file of a result (NRRD for NRRD inputs, else NIfTI, gzipped unless `.nii`), or
- * the NIM's zip holding it: built from the region, never kept.
+ * the NIM's zip holding it: built from the region, never kept. A gzipped NIfTI is compressed on zlib's thread pool
+ * (run-length strategy, as `writeNifti` does) and the steps give the event loop a turn in between: encoding a
+ * 512×512×250 result would otherwise hold the thread for about 0.4 s, and with it a radiologist's click.
  */
-export function encodeResult(out: Pick<JobOutput, 'fileName' | 'format' | 'geometry' | 'region'>, as: 'file' | 'zip'): Uint8Array {
-  const file = writeVolumeBytes(regionToVolume(out.region, out.geometry), out.format, { gzip: !/\.nii$/i.test(out.fileName) });
-  return as === 'file' ? file : zipSync({ [out.fileName]: [file, { level: 0 }] });
+export async function encodeResult(out: Pick<JobOutput, 'fileName' | 'format' | 'geometry' | 'region'>, as: 'file' | 'zip'): Promise<Uint8Array> {
+  const gz = !/\.nii$/i.test(out.fileName);
+  const full = regionToVolume(out.region, out.geometry);
+  await nextTurn();
+  let file: Uint8Array;
+  if (out.format === 'nifti' && gz) {
+    const raw = writeNifti(full, { gzip: false });
+    await nextTurn();
+    const packed = await gzipAsync(raw, { level: 6, strategy: constants.Z_RLE });
+    file = new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength);
+  } else file = writeVolumeBytes(full, out.format, { gzip: gz });
+  if (as === 'file') return file;
+  await nextTurn();
+  return zipSync({ [out.fileName]: [file, { level: 0 }] });
 }
 
 /**

@@ -63,7 +63,7 @@ export function v1Router(deps: AppDeps): Router {
     // are batch work, behind the viewer's prompts
     const out = await e.admit({ prepared, priority: 'batch', client: clientOf(res) }).run({ signal: clientSignal(req, res) });
     const t0 = performance.now();
-    const zip = encodeResult(out, 'zip');
+    const zip = await encodeResult(out, 'zip');
     metrics.stageSeconds.observe({ stage: 'encode' }, (performance.now() - t0) / 1000);
     if (out.warnings?.length) {
       deps.log.warn('image read with assumptions', { requestId: res.locals.requestId, warnings: out.warnings });
