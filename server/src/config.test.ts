@@ -36,6 +36,8 @@ describe('loadConfig', () => {
 
   it('workers and Redis: one in-process worker by default; device ids as a list; 0 workers only with REDIS_URL; REDIS_URL must be redis://', () => {
     const d = loadConfig({});
+    assert.equal(d.crossOriginIsolation, true, 'the viewer is cross-origin isolated by default (wasm threads)');
+    assert.equal(loadConfig({ CROSS_ORIGIN_ISOLATION: 'false' }).crossOriginIsolation, false);
     assert.deepEqual([d.workers, d.workerDeviceIds, d.redisUrl, d.queuePolicy, d.workerTimeoutMs], [1, [], null, 'priority', 10_000]);
     const c = loadConfig({ NIM_HTTP_MAX_WORKERS: '4', WORKER_DEVICE_IDS: '0,1', QUEUE_POLICY: 'fifo' });
     assert.deepEqual([c.workers, c.workerDeviceIds, c.queuePolicy], [4, ['0', '1'], 'fifo']);

@@ -130,6 +130,8 @@ const EnvSchema = z.object({
   VIEWER: bool.default(true),
   /** The prebuilt OHIF viewer (@ohif/app dist/), fetched by scripts/fetch-viewer.mjs. */
   VIEWER_DIST: z.string().min(1).default(DEFAULT_VIEWER_DIST),
+  /** Serve the viewer cross-origin isolated (COOP/COEP): in-browser inference then runs WebAssembly threads. */
+  CROSS_ORIGIN_ISOLATION: bool.default(true),
   /** Upstream DICOMweb root (e.g. http://127.0.0.1:8042/dicom-web) that /dicomweb proxies to; empty: the embedded store. */
   DICOMWEB_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:8042/dicom-web' }).optional(),
   /** Authorization header value sent upstream ("Basic …" or "Bearer …"). */
@@ -204,6 +206,7 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** The OHIF viewer's dist folder served at /; null: no viewer (VIEWER=false). */
   viewerDist: string | null;
+  crossOriginIsolation: boolean;
   dicomweb: {
     /** Upstream DICOMweb root without a trailing slash; null: the embedded store serves /dicomweb. */
     url: string | null;
@@ -316,6 +319,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     logLevel: e.LOG_LEVEL,
     viewerDist: e.VIEWER ? resolve(e.VIEWER_DIST) : null,
+    crossOriginIsolation: e.CROSS_ORIGIN_ISOLATION,
     dicomweb: {
       url: e.DICOMWEB_URL ? `${new URL(e.DICOMWEB_URL).origin}${new URL(e.DICOMWEB_URL).pathname.replace(/\/+$/, '')}` : null,
       auth: e.DICOMWEB_AUTH,

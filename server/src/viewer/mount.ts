@@ -12,7 +12,7 @@ export const PLUGIN_DIRS = [join(REPO_ROOT, 'extension/dist'), join(REPO_ROOT, '
  * Mounts the viewer when configured (VIEWER, VIEWER_DIST) and present; says what is missing otherwise. The
  * API and /dicomweb work without it.
  */
-export function mountViewer(app: Express, config: Pick<Config, 'viewerDist'>, log: Logger, pluginDirs = PLUGIN_DIRS): boolean {
+export function mountViewer(app: Express, config: Pick<Config, 'viewerDist' | 'crossOriginIsolation'>, log: Logger, pluginDirs = PLUGIN_DIRS): boolean {
   const distDir = config.viewerDist;
   if (!distDir) return false;
   if (!existsSync(join(distDir, 'index.html'))) {
@@ -23,6 +23,6 @@ export function mountViewer(app: Express, config: Pick<Config, 'viewerDist'>, lo
     if (!pluginDirs.some((d) => existsSync(join(d, file)))) log.warn('viewer plugin not built; run `node scripts/build-plugins.mjs` (npm start does)', { file });
   }
   const script = appConfigScript();
-  viewerRoutes({ distDir, pluginDirs, appConfig: () => script })(app);
+  viewerRoutes({ distDir, pluginDirs, appConfig: () => script, crossOriginIsolation: config.crossOriginIsolation })(app);
   return true;
 }

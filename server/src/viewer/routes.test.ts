@@ -132,10 +132,10 @@ describe('mountViewer (VIEWER, VIEWER_DIST)', () => {
   it('is on by default with the fetched build; VIEWER=false turns it off', () => {
     assert.equal(loadConfig({}).viewerDist, DEFAULT_VIEWER_DIST);
     assert.equal(loadConfig({ VIEWER: 'false' }).viewerDist, null);
-    assert.equal(mountViewer(express(), { viewerDist: null }, log), false);
+    assert.equal(mountViewer(express(), { viewerDist: null, crossOriginIsolation: true }, log), false);
   });
   it('mounts nothing when the build is missing', () => {
-    assert.equal(mountViewer(express(), { viewerDist: join(tmpdir(), 'no-such-ohif-build') }, log), false);
+    assert.equal(mountViewer(express(), { viewerDist: join(tmpdir(), 'no-such-ohif-build'), crossOriginIsolation: true }, log), false);
   });
   it('rejects a bad VIEWER value', () => {
     assert.throws(() => loadConfig({ VIEWER: 'maybe' }), /VIEWER="maybe"/);
