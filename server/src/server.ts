@@ -98,6 +98,13 @@ export async function startServer(config: Config, options: { log?: Logger; extra
     const body = JSON.stringify({ detail });
     socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
+  // requests being answered (the graceful shutdown waits for them); event streams and long polls end at close
+  let answering = 0;
+  server.on('request', (req, res) => {
+    if (/\/events(\?|$)|[?&]wait=/.test(req.url ?? '')) return;
+    answering++;
+    res.once('close', () => answering--);
+  });
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   dicomweb.series.listeningOn(url);
@@ -121,11 +128,13 @@ export async function startServer(config: Config, options: { log?: Logger; extra
       state.shuttingDown = true;
       const stopped = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      if (engine) {
-        const idle = engine.idle();
-        const grace = new Promise<void>((r) => setTimeout(r, config.shutdownGraceMs).unref());
-        await Promise.race([idle, grace]);
-      }
+      // running and queued jobs finish, and so do the answers being written (a NIM result is encoded after its job)
+      const idle = (async () => {
+        await engine?.idle();
+        while (answering > 0) await new Promise((r) => setTimeout(r, 20));
+      })();
+      const grace = new Promise<void>((r) => setTimeout(r, config.shutdownGraceMs).unref());
+      await Promise.race([idle, grace]);
       server.closeAllConnections();
       await stopped;
       jobs.close();
