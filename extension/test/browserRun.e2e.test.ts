@@ -25,7 +25,7 @@ import { sampleStudyFiles } from '../../server/src/dicomweb/store.ts';
 import type { RunningServer } from '../../server/src/server.ts';
 import { orthancMissing, startOrthanc, storeSeries, type RunningOrthanc } from '../../server/test/orthanc.ts';
 import { makeTestEnv, startTestServer, type TestEnv } from '../../server/test/support.ts';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS } from './browser.ts';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, runVista3dCommand, vista3dLabelmap } from './browser.ts';
 
 const missing =
   (!existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}`) ||
@@ -157,44 +157,8 @@ describe('VISTA3D in the browser: same labels as the server, also with the serve
     );
   }
 
-  /** Runs a command of the extension as the panel does; fails with the panel's error message if it shows one. */
-  async function command(page: Page, name: string, args: Record<string, unknown> = {}, retried = false) {
-    await page.evaluate(async ({ name, args }) => (window as any).commandsManager.runCommand(name, args), { name, args });
-    const error = page.getByTestId('vista3d-error');
-    // OHIF sometimes lays the viewports of a large series out again after it was displayed (seen once in a few
-    // runs, with the 512×512×200 series): the command found no series in the active viewport; it is run again once
-    if (!retried && (await error.count()) && /Open a CT series in the active viewport first/.test(await error.innerText())) {
-      trace(`${name}: no series in the active viewport yet; again in 3 s`);
-      await page.waitForTimeout(3000);
-      return command(page, name, args, true);
-    }
-    if (await error.count()) {
-      const state = await page.evaluate(() => {
-        const w = window as any;
-        const grid = w.services.viewportGridService.getState();
-        return JSON.stringify({ active: grid.activeViewportId, viewports: [...grid.viewports.entries()].map(([id, v]: any) => [id, v.displaySetInstanceUIDs]), sets: w.services.displaySetService.getActiveDisplaySets().map((d: any) => [d.displaySetInstanceUID, d.Modality, d.imageIds?.length]) });
-      });
-      assert.fail(`${name}: ${await error.innerText()} (viewer state: ${state})`);
-    }
-  }
-
-  /** The VISTA3D labelmap, all images in display-set order, concatenated (empty when none yet). */
-  async function labelmap(page: Page): Promise<Uint8Array> {
-    const b64 = await page.evaluate(() => {
-      const w = window as any;
-      const seg = w.services.segmentationService.getSegmentations().find((s: any) => s.label === 'VISTA3D');
-      const lm = seg?.representationData?.Labelmap;
-      if (!lm?.imageIds) return '';
-      const parts = lm.imageIds.map((id: string) => Uint8Array.from(w.cornerstone.cache.getImage(id).voxelManager.getScalarData()));
-      const all = new Uint8Array(parts.reduce((s: number, p: Uint8Array) => s + p.length, 0));
-      let o = 0;
-      for (const p of parts) all.set(p, (o += p.length) - p.length);
-      let s = '';
-      for (let p = 0; p < all.length; p += 0x8000) s += String.fromCharCode(...all.subarray(p, p + 0x8000));
-      return btoa(s);
-    });
-    return new Uint8Array(Buffer.from(b64, 'base64'));
-  }
+  const command = (page: Page, name: string, args: Record<string, unknown> = {}) => runVista3dCommand(page, name, args, trace);
+  const labelmap = vista3dLabelmap;
 
   /** Empties the labelmap (so that the next runner's result is compared alone) and forgets the clicks. */
   async function clear(page: Page) {

@@ -23,7 +23,7 @@ import type { RunningServer } from '../../server/src/server.ts';
 import { redisMissing, startRedis, startWorker, type Proc, type RunningRedis } from '../../server/test/cluster.ts';
 import { orthancMissing, startOrthanc, storeSeries, type RunningOrthanc } from '../../server/test/orthanc.ts';
 import { makeTestEnv, startTestServer, type TestEnv } from '../../server/test/support.ts';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS } from './browser.ts';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, runVista3dCommand, vista3dLabelmap } from './browser.ts';
 
 const missing =
   (!existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM}`) ||
@@ -142,27 +142,8 @@ describe('the viewer against two front ends on one Redis', { skip: missing || fa
     return page;
   }
 
-  async function command(page: Page, name: string, args: Record<string, unknown> = {}) {
-    await page.evaluate(async ({ name, args }) => (window as any).commandsManager.runCommand(name, args), { name, args });
-    const error = page.getByTestId('vista3d-error');
-    if (await error.count()) assert.fail(`${name}: ${await error.innerText()}`);
-  }
-
-  /** The VISTA3D labelmap's images, concatenated in display-set order. */
-  async function labelmap(page: Page): Promise<Uint8Array> {
-    const b64 = await page.evaluate(() => {
-      const w = window as any;
-      const seg = w.services.segmentationService.getSegmentations().find((s: any) => s.label === 'VISTA3D');
-      const parts: Uint8Array[] = (seg?.representationData?.Labelmap?.imageIds ?? []).map((id: string) => Uint8Array.from(w.cornerstone.cache.getImage(id).voxelManager.getScalarData()));
-      const all = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-      let o = 0;
-      for (const p of parts) all.set(p, (o += p.length) - p.length);
-      let s = '';
-      for (let p = 0; p < all.length; p += 0x8000) s += String.fromCharCode(...all.subarray(p, p + 0x8000));
-      return btoa(s);
-    });
-    return new Uint8Array(Buffer.from(b64, 'base64'));
-  }
+  const command = (page: Page, name: string, args: Record<string, unknown> = {}) => runVista3dCommand(page, name, args);
+  const labelmap = vista3dLabelmap;
 
   async function prompts(page: Page): Promise<{ classes: Uint8Array; click: Uint8Array }> {
     await command(page, 'vista3dSegmentClasses', { classes: [1] });

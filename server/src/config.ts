@@ -228,6 +228,16 @@ export class ConfigError extends Error {
 }
 
 /** Reads and validates the configuration from an environment (process.env by default). */
+/** A process entry's configuration: the environment's, or the problems on stderr and exit code 2. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (e) {
+    process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);
+    process.exit(2);
+  }
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const known = Object.keys(EnvSchema.shape);
   const raw = Object.fromEntries(known.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));

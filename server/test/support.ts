@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
+import type { JobView } from '@vista3d/models';
 import { exactBundle, writeBundleDir, type ExactBundleOptions } from '../../models/test/support/testBundles.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
@@ -94,4 +96,33 @@ export async function startFileServer(root: string): Promise<FileServer> {
         server.close(() => r());
       }),
   };
+}
+
+/** Starts a viewer job at `server` (its base URL): 202 expected; the job's id. */
+export async function startJob(server: { url: string }, body: unknown): Promise<string> {
+  const r = await fetch(`${server.url}/v1/vista3d/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(r.status, 202, await r.clone().text());
+  return ((await r.json()) as JobView).id;
+}
+
+/** A job's view at `server`: 200 expected. */
+export async function jobView(server: { url: string }, id: string): Promise<JobView> {
+  const r = await fetch(`${server.url}/v1/vista3d/jobs/${id}`);
+  assert.equal(r.status, 200, `${server.url}: ${await r.clone().text()}`);
+  return (await r.json()) as JobView;
+}
+
+/**
+ * Polls a job's view until `ok` holds or `ms` pass (then the last view). `tolerate`: a view that cannot be had (a
+ * front end restarting) is tried again rather than failing.
+ */
+export async function untilJob(server: { url: string }, id: string, ok: (v: JobView) => boolean, ms = 60_000, tolerate = false): Promise<JobView> {
+  const t0 = Date.now();
+  let last: JobView | undefined;
+  for (;;) {
+    const v = tolerate ? await jobView(server, id).catch(() => undefined) : await jobView(server, id);
+    if (v) last = v;
+    if ((v && ok(v)) || Date.now() - t0 > ms) return last!;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

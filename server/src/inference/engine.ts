@@ -5,7 +5,7 @@
  * - with REDIS_URL, jobs go through Redis to workers anywhere (workers/redis.ts).
  * Each takes a place synchronously (a full queue is a 503 before any download), then loads, checks and segments.
  */
-import type { LabelSet, ModelManifest, PrepareView, Prompts } from '@vista3d/models';
+import { LabelSet, resolvePrompts, type ModelManifest, type PrepareView, type Prompts } from '@vista3d/models';
 import type { ImageSource } from '../images/imageSource.ts';
 import type { Metrics } from '../metrics.ts';
 import type { JobOutput } from './jobs.ts';
@@ -52,6 +52,28 @@ export interface ModelView {
   device: string;
   /** Throws PromptError when the prompts do not fit the model or the image's dims. */
   checkPrompts(prompts: Prompts | undefined, dims: readonly number[]): void;
+}
+
+/**
+ * The model view of a front end whose workers loaded the model: the manifest they reported (once one has), its
+ * labels, the prompt checks against it, and the devices as `device()` says them now.
+ */
+export function remoteModelView(manifest: () => ModelManifest, device: () => string): ModelView {
+  let labels: LabelSet | undefined;
+  return {
+    get manifest() {
+      return manifest();
+    },
+    get labels() {
+      return (labels ??= new LabelSet(manifest()));
+    },
+    get device() {
+      return device();
+    },
+    checkPrompts(prompts, dims) {
+      resolvePrompts(prompts, manifest(), this.labels, dims);
+    },
+  };
 }
 
 /** Jobs waiting and running per priority, on each worker (`local` for the in-process engine). */

@@ -104,6 +104,39 @@ export function nonEmpty(r: LabelRegion): LabelRegion {
 }
 
 /**
+ * A result as the stores keep it: the region's uncompressed NIfTI (its own affine) and what describes it, without
+ * where it is kept (`path`: a file here, a Redis key there).
+ */
+export function serializeRegion(out: JobOutput): { bytes: Uint8Array; meta: Omit<StoredResult, 'path'> } {
+  const region = nonEmpty(out.region);
+  const bytes = writeNifti(regionSubVolume(region, out.geometry), { gzip: false });
+  const g = out.geometry;
+  const geometry = { dims: [...g.dims] as Vec3, spacing: [...g.spacing] as Vec3, direction: [...g.direction] as Volume['direction'], origin: [...g.origin] as Vec3 };
+  return { bytes, meta: { fileName: out.fileName, format: out.format, geometry, lo: [...region.lo] as Vec3, hi: [...region.hi] as Vec3, outside: region.outside, bytes: bytes.byteLength } };
+}
+
+/** The region a stored result's NIfTI holds (serializeRegion's inverse). */
+export function storedRegion(r: Omit<StoredResult, 'path'>, bytes: Uint8Array): LabelRegion {
+  return { lo: r.lo, hi: r.hi, data: readNifti(bytes).data as Uint8Array, outside: r.outside };
+}
+
+/** Resolves once `job` has ended (as `watch` tells it), or when `signal` aborts; never rejects. */
+export function whenEnded(watch: JobStore['watch'], job: Job, signal: AbortSignal): Promise<void> {
+  if (jobEnded(job) || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      unwatch();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const unwatch = watch(job, (j) => {
+      if (jobEnded(j)) done();
+    });
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
  * Where the viewer's jobs live: in this process (JobRegistry) or in Redis, shared by every front end
  * (workers/redis.ts). The routes see only this.
  */
@@ -199,14 +232,11 @@ export class JobRegistry implements JobStore {
   }
 
   private async store(id: string, out: JobOutput): Promise<StoredResult> {
-    const region = nonEmpty(out.region);
-    const bytes = writeNifti(regionSubVolume(region, out.geometry), { gzip: false });
+    const { bytes, meta } = serializeRegion(out);
     const path = join(this.dir, `${id}.result`);
     await writeFileAtomic(path, bytes);
     this.stored += bytes.byteLength;
-    const g = out.geometry;
-    const geometry = { dims: [...g.dims] as Vec3, spacing: [...g.spacing] as Vec3, direction: [...g.direction] as Volume['direction'], origin: [...g.origin] as Vec3 };
-    return { fileName: out.fileName, format: out.format, geometry, lo: [...region.lo] as Vec3, hi: [...region.hi] as Vec3, outside: region.outside, path, bytes: bytes.byteLength };
+    return { ...meta, path };
   }
 
   /** The job, if it exists and belongs to `client`; others' jobs are as absent (no probing of ids). */
@@ -243,19 +273,9 @@ export class JobRegistry implements JobStore {
 
   /** Resolves once the job has ended, or when `signal` aborts (whichever comes first); never rejects. */
   ended(job: Job, signal: AbortSignal): Promise<void> {
-    if (jobEnded(job) || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        unwatch();
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const unwatch = this.watch(job, (j) => {
-        if (jobEnded(j)) done();
-      });
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return whenEnded((j, fn) => this.watch(j, fn), job, signal);
   }
+
 
   /**
    * The result as the client asked for it: `region` (the stored NIfTI of the box, uncompressed), `file` (the
@@ -274,8 +294,7 @@ export class JobRegistry implements JobStore {
     }
     job.fetchedAt ??= Date.now();
     if (as === 'region') return region;
-    const labels = readNifti(region).data as Uint8Array;
-    return encodeResult({ ...r, region: { lo: r.lo, hi: r.hi, data: labels, outside: r.outside } }, as);
+    return encodeResult({ ...r, region: storedRegion(r, region) }, as);
   }
 
   /** Cancels a queued or running job; removes a finished one (its result is deleted). */

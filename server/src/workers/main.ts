@@ -3,7 +3,7 @@
  * (forked by the pool) or, with REDIS_URL, jobs from Redis (`npm run worker`, on any machine).
  */
 import { hostname } from 'node:os';
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfigOrExit } from '../config.ts';
 import { createDicomweb } from '../dicomweb/index.ts';
 import { ImageSource } from '../images/imageSource.ts';
 import { createLogger } from '../logger.ts';
@@ -12,13 +12,7 @@ import { createLocalEngine } from '../server.ts';
 import { serveWorker } from './host.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (e) {
-  process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit();
 // unique across machines unless the operator names it (the pool names its workers w0, w1…)
 const name = process.env.VISTA3D_WORKER_NAME ?? `${hostname()}-${process.pid}`;
 const base = createLogger(config.logLevel);

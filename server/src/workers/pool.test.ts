@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unzipSync } from 'fflate';
 import { readNifti, writeNifti, type JobView, type Volume } from '@vista3d/models';
-import { makeTestEnv, startTestServer, type TestEnv } from '../../test/support.ts';
+import { makeTestEnv, startJob, startTestServer, untilJob, type TestEnv } from '../../test/support.ts';
 import type { RunningServer } from '../server.ts';
 import type { PoolEngine } from './pool.ts';
 
@@ -45,20 +45,8 @@ describe('worker processes (NIM_HTTP_MAX_WORKERS=2)', () => {
     await writeFile(join(t.images, name), writeNifti(cube(n, images)));
     return name;
   };
-  const startJob = async (s: RunningServer, body: unknown): Promise<string> => {
-    const r = await fetch(`${s.url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify(body) });
-    assert.equal(r.status, 202, await r.clone().text());
-    return ((await r.json()) as JobView).id;
-  };
-  const view = async (s: RunningServer, id: string) => (await (await fetch(`${s.url}/v1/vista3d/jobs/${id}`)).json()) as JobView;
-  const until = async (s: RunningServer, id: string, ok: (v: JobView) => boolean, ms = 60_000) => {
-    const t0 = Date.now();
-    for (;;) {
-      const v = await view(s, id);
-      if (ok(v) || Date.now() - t0 > ms) return v;
-      await sleep(25);
-    }
-  };
+  const until = (s: RunningServer, id: string, ok: (v: JobView) => boolean, ms = 60_000) => untilJob(s, id, ok, ms);
+
 
   before(async () => {
     t = await makeTestEnv({ roi: [4, 4, 4], overlap: 0.5 });

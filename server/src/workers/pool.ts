@@ -8,10 +8,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { LabelSet, resolvePrompts, type ModelManifest, type PrepareView } from '@vista3d/models';
+import type { ModelManifest, PrepareView } from '@vista3d/models';
 import type { Config } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
-import type { Engine, EngineLoad, EngineRun, ModelView, RunOptions, RunRequest } from '../inference/engine.ts';
+import { remoteModelView, type Engine, type EngineLoad, type EngineRun, type ModelView, type RunOptions, type RunRequest } from '../inference/engine.ts';
 import type { JobOutput } from '../inference/jobs.ts';
 import type { QueueLoad } from '../inference/queue.ts';
 import type { Logger } from '../logger.ts';
@@ -81,20 +81,10 @@ export class PoolEngine implements Engine {
     private readonly frontEndUrl: string,
   ) {
     this.slots = Array.from({ length: count }, (_, index) => ({ name: `w${index}`, index, ready: false, load: emptyLoad(), runs: new Set(), calls: new Map(), restarts: 0 }));
-    const self = this;
-    let labels: LabelSet | undefined;
-    this.model = {
-      get manifest() {
-        return self.manifest!;
-      },
-      get labels() {
-        return (labels ??= new LabelSet(self.manifest!));
-      },
-      get device() {
-        return self.slots.map((s) => `${s.name}: ${s.device ?? 'starting'}`).join(', ');
-      },
-      checkPrompts: (prompts, dims) => void resolvePrompts(prompts, self.manifest!, this.model.labels, dims),
-    };
+    this.model = remoteModelView(
+      () => this.manifest!,
+      () => this.slots.map((s) => `${s.name}: ${s.device ?? 'starting'}`).join(', '),
+    );
   }
 
   /** Starts `count` workers and resolves once every one has loaded the model (rejects if one cannot). */

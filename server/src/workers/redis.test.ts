@@ -12,7 +12,7 @@ import { unzipSync } from 'fflate';
 import { Redis } from 'ioredis';
 import { readNifti, writeNifti, type JobView, type Volume } from '@vista3d/models';
 import { redisMissing, startFrontEnd, startRedis, startWorker, type FrontEnd, type Proc, type RunningRedis } from '../../test/cluster.ts';
-import { makeTestEnv, type TestEnv } from '../../test/support.ts';
+import { makeTestEnv, startJob, untilJob, type TestEnv } from '../../test/support.ts';
 
 const json = { 'content-type': 'application/json' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,24 +41,9 @@ describe('scale-out on Redis: two front ends, three workers, one redis-server', 
     await writeFile(join(t.images, name), writeNifti(cube(n, images)));
     return name;
   };
-  const startJob = async (fe: FrontEnd, body: unknown): Promise<string> => {
-    const r = await fetch(`${fe.url}/v1/vista3d/jobs`, { method: 'POST', headers: json, body: JSON.stringify(body) });
-    assert.equal(r.status, 202, await r.clone().text());
-    return ((await r.json()) as JobView).id;
-  };
-  const view = async (fe: FrontEnd, id: string) => {
-    const r = await fetch(`${fe.url}/v1/vista3d/jobs/${id}`);
-    assert.equal(r.status, 200, `${fe.url}: ${await r.clone().text()}`);
-    return (await r.json()) as JobView;
-  };
-  const until = async (fe: FrontEnd, id: string, ok: (v: JobView) => boolean, ms = 60_000) => {
-    const t0 = Date.now();
-    for (;;) {
-      const v = await view(fe, id).catch(() => undefined);
-      if ((v && ok(v)) || Date.now() - t0 > ms) return v!;
-      await sleep(50);
-    }
-  };
+  // front ends restart in these tests: a view that cannot be had meanwhile is asked again
+  const until = (fe: FrontEnd, id: string, ok: (v: JobView) => boolean, ms = 60_000) => untilJob(fe, id, ok, ms, true);
+
   /** The worker a job was last sent to (its hash in Redis). */
   const workerOf = (id: string) => db.hget(`vista3d:job:${id}`, 'worker');
   const logs = () => [a, b, ...workers.values()].map((p) => p?.output().slice(-1500)).join('\n---\n');

@@ -19,12 +19,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
-import { jobEnded, LabelSet, readNifti, regionSubVolume, resolvePrompts, writeNifti, type JobView, type ModelManifest, type PrepareView, type Vec3 } from '@vista3d/models';
+import { jobEnded, type JobView, type ModelManifest, type PrepareView } from '@vista3d/models';
 import type { SessionStore } from '../auth/authenticator.ts';
 import type { Config } from '../config.ts';
 import { errorView, HttpError } from '../http/errors.ts';
-import type { Engine, EngineLoad, EngineRun, LocalEngine, ModelView, RunOptions, RunRequest } from '../inference/engine.ts';
-import { encodeResult, nonEmpty, type Job, type JobLimits, type JobOutput, type JobStore, type StoredResult } from '../inference/jobs.ts';
+import { remoteModelView, type Engine, type EngineLoad, type EngineRun, type LocalEngine, type ModelView, type RunOptions, type RunRequest } from '../inference/engine.ts';
+import { encodeResult, serializeRegion, storedRegion, whenEnded, type Job, type JobLimits, type JobOutput, type JobStore, type StoredResult } from '../inference/jobs.ts';
 import type { QueueLoad } from '../inference/queue.ts';
 import type { Logger } from '../logger.ts';
 
@@ -279,17 +279,9 @@ export class RedisJobs implements JobStore {
   }
 
   ended(job: Job, signal: AbortSignal): Promise<void> {
-    if (jobEnded(job) || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        unwatch();
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const unwatch = this.watch(job, (j) => jobEnded(j) && done());
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return whenEnded((j, fn) => this.watch(j, fn), job, signal);
   }
+
 
   async read(job: Job, as: 'region' | 'file' | 'zip'): Promise<Uint8Array> {
     const r = job.result;
@@ -302,7 +294,7 @@ export class RedisJobs implements JobStore {
     }
     const region = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (as === 'region') return region;
-    return encodeResult({ ...r, region: { lo: r.lo, hi: r.hi, data: readNifti(region).data as Uint8Array, outside: r.outside } }, as);
+    return encodeResult({ ...r, region: storedRegion(r, region) }, as);
   }
 
   async cancel(id: string, client: string): Promise<Job | undefined> {
@@ -332,22 +324,13 @@ export class RedisEngine implements Engine {
     private readonly limits: JobLimits,
     private readonly prepareKeepMs: number,
   ) {
-    const self = this;
-    let labels: LabelSet | undefined;
-    this.model = {
-      get manifest() {
-        return self.manifest!;
-      },
-      get labels() {
-        return (labels ??= new LabelSet(self.manifest!));
-      },
-      get device() {
-        return Object.entries(cluster.live)
+    this.model = remoteModelView(
+      () => this.manifest!,
+      () =>
+        Object.entries(cluster.live)
           .map(([n, l]) => `${n}: ${l.device ?? '?'}`)
-          .join(', ');
-      },
-      checkPrompts: (prompts, dims) => void resolvePrompts(prompts, self.manifest!, this.model.labels, dims),
-    };
+          .join(', '),
+    );
   }
 
   /**
@@ -412,7 +395,7 @@ export class RedisEngine implements Engine {
       if (job.state !== 'done' || !job.result) throw new HttpError(job.error?.status ?? 504, job.state === 'cancelled' ? 'cancelled' : 'job_failed', job.error?.detail ?? `the job did not finish within ${this.limits.timeoutMs} ms`);
       const r = job.result;
       const bytes = await this.jobs.read(job, 'region');
-      const out: JobOutput = { fileName: r.fileName, format: r.format, geometry: r.geometry, region: { lo: r.lo, hi: r.hi, data: readNifti(bytes).data as Uint8Array, outside: r.outside }, warnings: job.warnings };
+      const out: JobOutput = { fileName: r.fileName, format: r.format, geometry: r.geometry, region: storedRegion(r, bytes), warnings: job.warnings };
       await this.jobs.cancel(job.id, req.client); // ended: removes it
       return out;
     } finally {
@@ -485,14 +468,6 @@ export function redisFrontEnd(config: Config, log: Logger): { jobs: RedisJobs; s
   return { jobs, sessions: new RedisSessions(cluster.redis), engine: (url) => RedisEngine.start(config, log, cluster, jobs, url) };
 }
 
-/** The region's NIfTI and what the job's view says of it. */
-function storeable(out: JobOutput): { bytes: Uint8Array; meta: Omit<StoredResult, 'path'> } {
-  const region = nonEmpty(out.region);
-  const bytes = writeNifti(regionSubVolume(region, out.geometry), { gzip: false });
-  const g = out.geometry;
-  const geometry = { dims: [...g.dims] as Vec3, spacing: [...g.spacing] as Vec3, direction: [...g.direction] as typeof g.direction, origin: [...g.origin] as Vec3 };
-  return { bytes, meta: { fileName: out.fileName, format: out.format, geometry, lo: [...region.lo] as Vec3, hi: [...region.hi] as Vec3, outside: region.outside, bytes: bytes.byteLength } };
-}
 
 /**
  * A worker on Redis: beats, takes its queue's runs and prepares into its device queue, writes their progress,
@@ -547,7 +522,7 @@ export async function runRedisWorker(config: Config, engine: LocalEngine, given:
             void write({ state, stage: p.stage, done: p.done, total: p.total, ...(state === 'running' ? { queue_position: undefined } : {}) });
           },
         });
-        const { bytes, meta } = storeable(out);
+        const { bytes, meta } = serializeRegion(out);
         await pending;
         await r.set(K.result(id), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'PX', ttl);
         await write({ state: 'done', stage: 'done', queue_position: undefined, ...(out.warnings?.length ? { warnings: out.warnings } : {}) }, { result: JSON.stringify(meta) }, ttl);
