@@ -8,6 +8,7 @@ import { HttpError } from '../http/errors.ts';
 import type { InferenceRequest } from '../http/schemas.ts';
 import type { ImageSource, LoadedImage } from '../images/imageSource.ts';
 import type { Metrics } from '../metrics.ts';
+import { encodeResult } from './jobs.ts';
 import type { PrepareRegistry } from './prepare.ts';
 import type { Admission, Priority } from './queue.ts';
 import type { InferenceOutput, InferenceService } from './service.ts';
@@ -84,24 +85,24 @@ export async function runInference(
     if (p.outDir) await checkOutputDir(p.outDir, p.outDir, image.volume.data.length + OUTPUT_HEADROOM_BYTES);
     opts.onProgress?.({ stage: 'queued', done: 0, total: 1 });
     const out = await deps.service.segment(image, p.prompts, admission, opts);
-    if (p.outDir) await writeOutput(p.outDir, out);
     const { dims, spacing, direction, origin } = image.volume;
-    // assigned, not spread: a spread would read (and so encode) the lazy full-grid file
-    return Object.assign(out, { input: { geometry: { dims, spacing, direction, origin }, format: image.format === 'nrrd' ? ('nrrd' as const) : ('nifti' as const) } });
+    const input = { geometry: { dims, spacing, direction, origin }, format: image.format === 'nrrd' ? ('nrrd' as const) : ('nifti' as const) };
+    if (p.outDir) await writeOutput(p.outDir, out.fileName, await encodeResult({ fileName: out.fileName, format: input.format, geometry: input.geometry, region: out.result.region }, 'file'));
+    return { ...out, input };
   } finally {
     admission.release();
   }
 }
 
 /** Writes the result into `outDir` (atomically), after checking that the final path is still inside it. */
-async function writeOutput(outDir: string, out: InferenceOutput): Promise<void> {
-  const path = resolve(join(outDir, out.fileName));
-  if (!isInside(outDir, path) || path === outDir) throw new HttpError(500, 'internal', `output name ${JSON.stringify(out.fileName)} leaves its folder`);
+async function writeOutput(outDir: string, fileName: string, file: Uint8Array): Promise<void> {
+  const path = resolve(join(outDir, fileName));
+  if (!isInside(outDir, path) || path === outDir) throw new HttpError(500, 'internal', `output name ${JSON.stringify(fileName)} leaves its folder`);
   try {
-    await writeFileAtomic(path, out.file);
+    await writeFileAtomic(path, file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') throw new HttpError(507, 'insufficient_storage', `local_working_dir is full: the result (${out.file.byteLength} bytes) could not be written`);
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new HttpError(507, 'insufficient_storage', `local_working_dir is full: the result (${file.byteLength} bytes) could not be written`);
     if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new HttpError(403, 'local_working_dir_read_only', 'local_working_dir is not writable by the server');
     throw e;
   }

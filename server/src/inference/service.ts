@@ -1,17 +1,12 @@
-import { Vista3dPipeline, outputNameFor, writeVolumeBytes, type Progress, type Prompts, type SegmentResult, type Volume, type WorkLimits } from '@vista3d/models';
-import { zipSync } from 'fflate';
+import { Vista3dPipeline, outputNameFor, type Progress, type Prompts, type SegmentResult, type Volume, type WorkLimits } from '@vista3d/models';
 import { recordTimings, type Metrics } from '../metrics.ts';
 import type { LoadedImage } from '../images/imageSource.ts';
 import { ImageStateStore } from './featureCache.ts';
 import { JobQueue, Limiter, type Admission, type QueuePolicy } from './queue.ts';
 
-/** The NIM's result: a zip holding one `<stem>_seg.<ext>` file on the input's grid. */
+/** A segmentation of an image: the name of its `<stem>_seg.<ext>` file and the result (a region of the input's grid). */
 export interface InferenceOutput {
   fileName: string;
-  /** The full-grid `<stem>_seg.<ext>` file, encoded when first read (jobs keep the region and never ask). */
-  readonly file: Uint8Array;
-  /** The NIM's zip of `file`, built when first read. */
-  readonly zip: Uint8Array;
   result: SegmentResult;
   /** What the image reader assumed (geometry fallbacks, NaN voxels). */
   warnings: string[];
@@ -97,25 +92,7 @@ export class InferenceService {
       const fileName = outputNameFor(image.name);
       const m = this.metrics;
       if (m) recordTimings(m, result.timings);
-      let file: Uint8Array | undefined;
-      let zip: Uint8Array | undefined;
-      const encode = () => {
-        const t0 = performance.now();
-        file = writeVolumeBytes(result.labels, image.format === 'nrrd' ? 'nrrd' : 'nifti', { gzip: !/\.nii$/i.test(fileName) });
-        m?.stageSeconds.observe({ stage: 'encode' }, (performance.now() - t0) / 1000);
-        return file;
-      };
-      return {
-        fileName,
-        result,
-        warnings: image.warnings,
-        get file() {
-          return file ?? encode();
-        },
-        get zip() {
-          return (zip ??= zipSync({ [fileName]: [file ?? encode(), { level: 0 }] }));
-        },
-      };
+      return { fileName, result, warnings: image.warnings };
     }, opts.signal);
   }
 }
